@@ -1,0 +1,54 @@
+/**
+ * @module log/logger
+ * Postfix-format log lines (`Nov 27 16:17:14 host postfix/smtpd[1234]: text`), so pflogsumm,
+ * fail2ban's postfix filters and existing dashboards read mxguard's log unchanged.
+ * Destination: $maillog_file, or standard output when it is empty.
+ */
+import { openSync, writeSync, closeSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** RFC 3164 timestamp, as syslog and Postfix's maillog_file write it. */
+export function syslogStamp(d = new Date()): string {
+  const p2 = (n: number) => String(n).padStart(2, '0');
+  return `${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}`;
+}
+
+export interface Logger {
+  /** One line from `program` (e.g. 'smtpd', 'qmgr'); `syslogName` overrides the default prefix. */
+  line(program: string, text: string, syslogName?: string): void;
+  close(): void;
+}
+
+export interface LoggerOptions {
+  readonly file: string;          // '' = stdout
+  readonly host: string;          // short host name written after the stamp
+  readonly syslogName: string;    // 'postfix'
+}
+
+export function createLogger(opts: LoggerOptions): Logger {
+  let fd: number;
+  let own = false;
+  if (opts.file === '' || opts.file === '/dev/stdout') fd = 1;
+  else if (opts.file === '/dev/stderr') fd = 2;
+  else {
+    mkdirSync(dirname(opts.file), { recursive: true });
+    fd = openSync(opts.file, 'a');
+    own = true;
+  }
+  const host = opts.host.split('.')[0] || opts.host;
+  return {
+    line(program, text, syslogName) {
+      // One write(2) per line with O_APPEND keeps lines of several processes whole.
+      const s = `${syslogStamp()} ${host} ${syslogName ?? opts.syslogName}/${program}[${process.pid}]: ${text}\n`;
+      try { writeSync(fd, s); } catch { /* a full disk or closed stdout must not stop mail */ }
+    },
+    close() { if (own) closeSync(fd); },
+  };
+}
+
+/** `name[addr]` or `name[addr]:port` (postconf(5) smtpd_client_port_logging). */
+export function namaddr(name: string, addr: string, port?: number): string {
+  return `${name}[${addr}]${port !== undefined ? `:${port}` : ''}`;
+}

@@ -1,0 +1,133 @@
+/**
+ * @module smtp/listener
+ * Listening sockets for the master.cf smtpd services: plain (with STARTTLS) or implicit TLS
+ * (smtpd_tls_wrappermode), the per-client connection count limit
+ * (smtpd_client_connection_count_limit), client name lookup, and graceful shutdown.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import type { ListenerSpec } from '../config/load.js';
+import { ConfigError } from '../config/types.js';
+import type { Logger } from '../log/logger.js';
+import { namaddr } from '../log/logger.js';
+import type { Spool } from '../queue/spool.js';
+import type { PasswdFile } from '../auth/passwd.js';
+import { NetworkList } from '../engine/networks.js';
+import { lookupClientName } from './client-name.js';
+import { Session } from './session.js';
+import { renderReply, reply } from './reply.js';
+
+export interface ListenerDeps {
+  readonly logger: Logger;
+  readonly spool: Spool;
+  readonly passwd: PasswdFile;
+  readonly onQueued: (id: string) => void;
+}
+
+/** Builds the TLS context of a service, or undefined when it has no certificate. */
+export function tlsContextFor(spec: ListenerSpec): SecureContext | undefined {
+  const cfg = spec.config;
+  const cert = cfg.get('smtpd_tls_cert_file');
+  const level = cfg.get('smtpd_tls_security_level').toLowerCase();
+  const wrapper = cfg.bool('smtpd_tls_wrappermode');
+  if (!cert) {
+    if (level === 'encrypt' || wrapper) throw new ConfigError(`service ${spec.service}: ${wrapper ? 'smtpd_tls_wrappermode = yes' : 'smtpd_tls_security_level = encrypt'} needs smtpd_tls_cert_file`);
+    return undefined;
+  }
+  const keyFile = cfg.get('smtpd_tls_key_file') || cert;
+  let certPem: Buffer, keyPem: Buffer;
+  try { certPem = readFileSync(cert); } catch (e) { throw new ConfigError(`smtpd_tls_cert_file: cannot read ${cert}: ${(e as Error).message}`); }
+  try { keyPem = readFileSync(keyFile); } catch (e) { throw new ConfigError(`smtpd_tls_key_file: cannot read ${keyFile}: ${(e as Error).message}`); }
+  const protos = cfg.get('smtpd_tls_protocols');
+  const minVersion = /TLSv1\.3/.test(protos) && />=\s*TLSv1\.3/.test(protos) ? 'TLSv1.3' : />=\s*TLSv1\.2|!TLSv1\.1/.test(protos) ? 'TLSv1.2' : 'TLSv1';
+  try {
+    return createSecureContext({ cert: certPem, key: keyPem, minVersion });
+  } catch (e) {
+    throw new ConfigError(`TLS certificate or key unusable (${cert}, ${keyFile}): ${(e as Error).message}`);
+  }
+}
+
+export class SmtpListener {
+  private server: Server | undefined;
+  private readonly sessions = new Set<Session>();
+  private readonly perClient = new Map<string, number>();
+  private readonly tlsContext: SecureContext | undefined;
+  private readonly exceptions: NetworkList;
+  private stopping = false;
+
+  constructor(readonly spec: ListenerSpec, private readonly deps: ListenerDeps) {
+    this.tlsContext = tlsContextFor(spec);
+    this.exceptions = new NetworkList(spec.config.list('smtpd_client_event_limit_exceptions'));
+  }
+
+  get address(): { host: string; port: number } {
+    const a = this.server?.address();
+    return a && typeof a === 'object' ? { host: a.address, port: a.port } : { host: this.spec.host, port: this.spec.port };
+  }
+
+  async listen(): Promise<void> {
+    const wrapper = this.spec.config.bool('smtpd_tls_wrappermode');
+    const onConn = (s: Socket) => { void this.accept(s, wrapper); };
+    this.server = wrapper
+      ? createTlsServer({ secureContext: this.tlsContext }, onConn)
+      : createServer({ noDelay: true }, onConn);
+    if (wrapper) this.server.on('tlsClientError', () => { /* failed handshakes are not sessions */ });
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen({ host: this.spec.host, port: this.spec.port, backlog: 1024 }, () => { this.server!.off('error', reject); resolve(); });
+    });
+  }
+
+  private async accept(socket: Socket, implicitTls: boolean): Promise<void> {
+    socket.on('error', () => { /* reported by the session as a lost connection */ });
+    if (this.stopping) { socket.destroy(); return; }
+    const cfg = this.spec.config;
+    const address = (socket.remoteAddress ?? '0.0.0.0').replace(/^::ffff:(?=\d+\.)/, '');
+    const port = socket.remotePort ?? 0;
+    const n = (this.perClient.get(address) ?? 0) + 1;
+    this.perClient.set(address, n);
+    const release = () => {
+      const left = (this.perClient.get(address) ?? 1) - 1;
+      if (left <= 0) this.perClient.delete(address); else this.perClient.set(address, left);
+    };
+    socket.once('close', release);
+    const name = cfg.bool('smtpd_peername_lookup') ? await lookupClientName(address, cfg.time('mxguard_peername_timeout') * 1000) : 'unknown';
+    const limit = cfg.int('smtpd_client_connection_count_limit');
+    if (limit > 0 && n > limit && !this.exceptions.matches(address)) {
+      // anvil(8) concurrency limit: Postfix's wording and log line.
+      const host = cfg.get('myhostname');
+      this.deps.logger.line('smtpd', `warning: Connection concurrency limit exceeded: ${n} from ${namaddr(name, address)} for service ${this.spec.service}`, cfg.get('syslog_name'));
+      socket.end(renderReply(reply(421, '7.0', `${host} Error: too many connections from ${address}`)));
+      setTimeout(() => socket.destroy(), 2000).unref();
+      return;
+    }
+    const session = new Session(socket, { address, port, name, reverseName: name }, {
+      config: cfg, service: this.spec.service, logger: this.deps.logger, spool: this.deps.spool,
+      passwd: this.deps.passwd, tlsContext: this.tlsContext, implicitTls: implicitTls && (socket as TLSSocket).encrypted === true,
+      onQueued: this.deps.onQueued,
+    });
+    this.sessions.add(session);
+    try { await session.run(); } finally { this.sessions.delete(session); }
+  }
+
+  /** Closes the listening socket only; sessions go on (SIGHUP reload). */
+  async stopAccepting(): Promise<void> {
+    await new Promise<void>((resolve) => { if (!this.server?.listening) return resolve(); this.server.close(); this.server.once('close', () => resolve()); setImmediate(resolve); });
+  }
+
+  get sessionCount(): number { return this.sessions.size; }
+
+  /** Stops accepting; asks idle sessions to end; after `deadlineMs` closes the rest with 421. */
+  async close(deadlineMs: number): Promise<void> {
+    this.stopping = true;
+    const closed = new Promise<void>((resolve) => this.server ? this.server.close(() => resolve()) : resolve());
+    for (const s of this.sessions) s.requestShutdown();
+    const end = Date.now() + deadlineMs;
+    while (this.sessions.size && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    for (const s of this.sessions) s.forceClose();
+    const end2 = Date.now() + 2000;
+    while (this.sessions.size && Date.now() < end2) await new Promise((r) => setTimeout(r, 50));
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 1000))]);
+  }
+}

@@ -1,0 +1,730 @@
+/**
+ * @module smtp/session
+ * One SMTP session: the command loop, one handler per verb (a typed table), the transaction,
+ * and the one place where replies are written. Decisions come from the engine; accepted
+ * mail goes to the durable spool before the 250 (DESIGN.md "Durable before 250").
+ *
+ * Protocol: RFC 5321, PIPELINING (RFC 2920), SIZE (RFC 1870), 8BITMIME (RFC 6152),
+ * ENHANCEDSTATUSCODES (RFC 2034/3463), SMTPUTF8 (RFC 6531), CHUNKING/BDAT (RFC 3030),
+ * STARTTLS (RFC 3207), AUTH PLAIN/LOGIN (RFC 4954, RFC 4616). Replies and log lines follow
+ * Postfix's smtpd(8) wording so that runbooks, pflogsumm and fail2ban keep working.
+ */
+import type { Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import type { Config } from '../config/config.js';
+import type { ClientInfo, TransactionContext } from '../engine/types.js';
+import { evaluateRcpt } from '../engine/index.js';
+import type { PasswdFile } from '../auth/passwd.js';
+import { namaddr, type Logger } from '../log/logger.js';
+import type { Spool, SpoolWriter } from '../queue/spool.js';
+import { newQueueId } from '../queue/queue-id.js';
+import { parseMailFrom, parseRcptTo } from './address.js';
+import { InputReader, type BdatState, type DataFlags } from './reader.js';
+import { renderReply, reply, replyLine, type Reply } from './reply.js';
+import { receivedHeader } from './received.js';
+
+export interface SessionDeps {
+  readonly config: Config;
+  readonly service: string;
+  readonly logger: Logger;
+  readonly spool: Spool;
+  readonly passwd: PasswdFile;
+  /** TLS context when smtpd_tls_cert_file is set. */
+  readonly tlsContext?: SecureContext;
+  /** The socket is already TLS (smtpd_tls_wrappermode). */
+  readonly implicitTls: boolean;
+  readonly onQueued: (id: string) => void;
+}
+
+type Verb = 'HELO' | 'EHLO' | 'STARTTLS' | 'AUTH' | 'MAIL' | 'RCPT' | 'DATA' | 'BDAT' | 'RSET' | 'NOOP' | 'VRFY' | 'ETRN' | 'QUIT';
+
+interface VerbSpec {
+  /** Counts toward smtpd_junk_command_limit (smtpd.c: HELO, EHLO, RSET, NOOP, VRFY, ETRN). */
+  readonly junk: boolean;
+  readonly run: (s: Session, arg: string) => Promise<void>;
+}
+
+/** Order of the disconnect statistics, as Postfix prints them. */
+const STAT_ORDER = ['helo', 'ehlo', 'starttls', 'auth', 'mail', 'rcpt', 'data', 'bdat', 'rset', 'noop', 'vrfy', 'etrn', 'quit', 'unknown'] as const;
+
+/** Commands that show a client is not speaking SMTP (postconf(5) smtpd_forbidden_commands). */
+const FORBIDDEN = /^(CONNECT|GET|POST|PUT|HEAD|OPTIONS|USER|PASS)\b|^[A-Za-z-]+:/i;
+
+interface Transaction {
+  sender: string;
+  smtputf8: boolean;
+  body?: '7BIT' | '8BITMIME' | 'BINARYMIME';
+  declaredSize?: number;
+  recipients: { address: string; orig?: string }[];
+  rcptTotal: number;
+  queueId?: string;
+  bdat?: { writer?: SpoolWriter; state: BdatState; failed?: Reply; size: number; headers: HeaderScan };
+}
+
+/** Collects the header section (bounded) to find Message-ID for the cleanup log line. */
+class HeaderScan {
+  private parts: Buffer[] = [];
+  private len = 0;
+  done = false;
+  push(chunk: Buffer) {
+    if (this.done) return;
+    this.parts.push(chunk); this.len += chunk.length;
+    const b = Buffer.concat(this.parts);
+    if (b.indexOf('\r\n\r\n') >= 0 || b.subarray(0, 2).toString() === '\r\n' || this.len > 65536) this.done = true;
+    this.parts = [b];
+  }
+  messageId(): string {
+    const text = Buffer.concat(this.parts).toString('latin1');
+    const head = text.split('\r\n\r\n')[0] ?? '';
+    const m = /^message-id:[ \t]*((?:.*)(?:\r\n[ \t].*)*)/im.exec(head);
+    return m ? m[1]!.replace(/\r\n[ \t]+/g, ' ').trim() : '';
+  }
+}
+
+export class Session {
+  private conn: Socket;
+  private readonly reader: InputReader;
+  private out: string[] = [];
+  private readonly cfg: Config;
+  private readonly host: string;
+  private helo: string | undefined;
+  private esmtp = false;
+  private tls: boolean;
+  private tlsInfo: { protocol: string; cipher: string; bits: number } | undefined;
+  private sasl: { method: string; username: string } | undefined;
+  private tx: Transaction | undefined;
+  private errorCount = 0;
+  private junkCount = 0;
+  private readonly stats = new Map<string, { ok: number; total: number }>();
+  private lastCommand = 'CONNECT';
+  private closing = false;
+  private shutdownRequested = false;
+  private readonly clientLog: string;
+
+  constructor(socket: Socket, readonly client: ClientInfo, private readonly deps: SessionDeps) {
+    this.conn = socket;
+    this.cfg = deps.config;
+    this.host = this.cfg.get('myhostname');
+    this.tls = deps.implicitTls;
+    this.reader = new InputReader(socket);
+    this.clientLog = namaddr(client.name, client.address, this.cfg.bool('smtpd_client_port_logging') ? client.port : undefined);
+    if (deps.implicitTls && socket instanceof TLSSocket) this.noteTls(socket);
+  }
+
+  private log(text: string) { this.deps.logger.line('smtpd', text, this.syslogName()); }
+  private syslogName(): string { return this.cfg.get('syslog_name'); }
+
+  /** Asks the session to end at its next idle moment (SIGTERM). */
+  requestShutdown(): void {
+    this.shutdownRequested = true;
+    if (!this.tx) this.reader.interrupt();
+  }
+
+  /** Ends the session now with 421 (shutdown deadline passed). */
+  forceClose(): void {
+    if (this.closing) return;
+    this.send(reply(421, '3.2', `${this.host} Service shutting down, closing transmission channel`));
+    this.flush();
+    this.closing = true;
+    this.conn.destroySoon?.();
+    setTimeout(() => this.conn.destroy(), 1000).unref();
+  }
+
+  // ---- output -------------------------------------------------------------------------
+
+  private send(r: Reply) { this.out.push(renderReply(r)); }
+
+  /** Writes all pending replies in one write (pipelined replies go out together, RFC 2920 §3.2). */
+  private flush() {
+    if (!this.out.length || this.conn.destroyed) { this.out = []; return; }
+    const s = this.out.length === 1 ? this.out[0]! : this.out.join('');
+    this.out = [];
+    this.conn.write(s);
+  }
+
+  /** Sends an error reply: counts it and applies smtpd_error_sleep_time past the soft limit. */
+  private async fail(r: Reply) {
+    this.errorCount++;
+    if (this.errorCount >= this.cfg.int('smtpd_soft_error_limit')) {
+      const ms = this.cfg.time('smtpd_error_sleep_time') * 1000;
+      if (ms > 0) { this.flush(); await new Promise((res) => setTimeout(res, ms)); }
+    }
+    this.send(r);
+  }
+
+  private count(name: string, ok: boolean) {
+    const s = this.stats.get(name) ?? { ok: 0, total: 0 };
+    s.total++; if (ok) s.ok++;
+    this.stats.set(name, s);
+  }
+
+  // ---- the command loop ---------------------------------------------------------------
+
+  async run(): Promise<void> {
+    this.log(`connect from ${this.clientLog}`);
+    this.send(reply(220, undefined, this.cfg.get('smtpd_banner')));
+    const timeout = this.cfg.time('smtpd_timeout') * 1000;
+    const hardLimit = this.cfg.int('smtpd_hard_error_limit');
+    try {
+      while (!this.closing) {
+        if (this.errorCount >= hardLimit) {
+          this.log(`too many errors after ${this.lastCommand} from ${this.clientLog}`);
+          this.send(reply(421, '7.0', `${this.host} Error: too many errors`));
+          break;
+        }
+        if (this.shutdownRequested && !this.tx) {
+          this.send(reply(421, '3.2', `${this.host} Service shutting down, closing transmission channel`));
+          break;
+        }
+        if (this.reader.pending === 0) this.flush();
+        const limit = this.cfg.int('mxguard_command_line_limit');
+        const r = await this.reader.readLine(limit, timeout);
+        if (r.kind === 'eof') { this.log(`lost connection after ${this.lastCommand} from ${this.clientLog}`); break; }
+        if (r.kind === 'timeout') {
+          this.log(`timeout after ${this.lastCommand} from ${this.clientLog}`);
+          this.send(reply(421, '4.2', `${this.host} Error: timeout exceeded`));
+          break;
+        }
+        if (r.kind === 'interrupted') continue;
+        if (r.kind === 'too-long') {
+          this.count('unknown', false);
+          await this.fail(reply(500, '5.2', 'Error: command line too long'));
+          continue;
+        }
+        if (r.kind === 'bare-newline') {
+          if (await this.bareNewlineInCommand()) break;
+          continue;
+        }
+        await this.command(r.line);
+      }
+    } catch (e) {
+      this.deps.logger.line('smtpd', `warning: ${this.clientLog}: ${(e as Error).message}`, this.syslogName());
+      if (!this.conn.destroyed) this.send(reply(421, '3.0', `${this.host} Error: internal error`));
+    } finally {
+      await this.abortTransaction();
+      this.flush();
+      this.logDisconnect();
+      this.closing = true;
+      if (!this.conn.destroyed) this.conn.end();
+      setTimeout(() => this.conn.destroy(), 5000).unref();
+    }
+  }
+
+  /** postconf(5) smtpd_forbid_bare_newline = reject: refuse the command; 521 also disconnects. */
+  private async bareNewlineInCommand(): Promise<boolean> {
+    const code = this.cfg.int('smtpd_forbid_bare_newline_reject_code');
+    this.count('unknown', false);
+    this.log(`NOQUEUE: reject: ${this.lastCommand === 'CONNECT' ? 'CONNECT' : this.lastCommand} from ${this.clientLog}: bare <LF> received; proto=${this.esmtp ? 'ESMTP' : 'SMTP'}${this.helo ? ` helo=<${this.helo}>` : ''}`);
+    await this.fail(reply(code, '5.2', `${this.host} Error: bare <LF> received`));
+    // Postfix disconnects after a bare newline in a command: what follows cannot be trusted.
+    return true;
+  }
+
+  private async command(raw: Buffer): Promise<void> {
+    if (raw.includes(0)) {
+      this.count('unknown', false);
+      await this.fail(reply(500, '5.2', 'Error: NUL character in command'));
+      return;
+    }
+    const eightBit = raw.some((b) => b > 127);
+    const line = raw.toString(eightBit ? 'utf8' : 'latin1');
+    const m = /^([A-Za-z]+)(?:[ \t]+(.*))?$/s.exec(line.replace(/[ \t]+$/, ''));
+    const verb = (m?.[1] ?? '').toUpperCase() as Verb;
+    const arg = m?.[2] ?? '';
+    if (FORBIDDEN.test(line)) {
+      this.deps.logger.line('smtpd', `warning: non-SMTP command from ${this.clientLog}: ${line.slice(0, 100)}`, this.syslogName());
+      this.count('unknown', false);
+      this.send(reply(221, '7.0', 'Error: I can break rules, too. Goodbye.'));
+      this.closing = true;
+      return;
+    }
+    const spec = m ? VERBS[verb] : undefined;
+    if (!spec) {
+      this.count('unknown', false);
+      await this.fail(reply(502, '5.2', 'Error: command not recognized'));
+      return;
+    }
+    // 8-bit octets are allowed only in MAIL/RCPT arguments of an SMTPUTF8 transaction (RFC 6531 §3.3).
+    if (eightBit && verb !== 'MAIL' && !(verb === 'RCPT' && this.tx?.smtputf8)) {
+      this.count(verb.toLowerCase(), false);
+      await this.fail(reply(500, '5.2', 'Error: 8-bit characters in command require SMTPUTF8'));
+      return;
+    }
+    if (spec.junk && this.junkCount++ > this.cfg.int('smtpd_junk_command_limit')) this.errorCount++;
+    this.lastCommand = verb;
+    await spec.run(this, arg);
+  }
+
+  private logDisconnect() {
+    let total = 0, ok = 0;
+    const parts: string[] = [];
+    for (const name of STAT_ORDER) {
+      const s = this.stats.get(name);
+      if (!s) continue;
+      total += s.total; ok += s.ok;
+      parts.push(s.ok === s.total ? `${name}=${s.ok}` : `${name}=${s.ok}/${s.total}`);
+    }
+    parts.push(ok === total ? `commands=${ok}` : `commands=${ok}/${total}`);
+    this.log(`disconnect from ${this.clientLog} ${parts.join(' ')}`);
+  }
+
+  // ---- helpers for handlers -----------------------------------------------------------
+
+  private get proto(): string {
+    // RFC 3848 protocol types for Received: and logs.
+    return (this.esmtp ? 'ESMTP' : 'SMTP') + (this.esmtp && this.tls ? 'S' : '') + (this.esmtp && this.sasl ? 'A' : '');
+  }
+
+  private context(stage: TransactionContext['stage'], recipient?: string): TransactionContext {
+    return {
+      stage, config: this.cfg, service: this.deps.service, client: this.client, helo: this.helo,
+      protocol: this.esmtp ? 'ESMTP' : 'SMTP', tls: this.tls, sasl: this.sasl,
+      sender: this.tx?.sender, recipient, recipientCount: this.tx?.recipients.length ?? 0, queueId: this.tx?.queueId,
+    };
+  }
+
+  private authOffered(): boolean {
+    return this.cfg.bool('smtpd_sasl_auth_enable') && (this.tls || !this.cfg.bool('smtpd_tls_auth_only'));
+  }
+
+  private tlsOffered(): boolean {
+    const level = this.cfg.get('smtpd_tls_security_level').toLowerCase();
+    return !this.tls && !!this.deps.tlsContext && (level === 'may' || level === 'encrypt');
+  }
+
+  private tlsRequired(): boolean {
+    return !this.tls && this.cfg.get('smtpd_tls_security_level').toLowerCase() === 'encrypt';
+  }
+
+  private noteTls(s: TLSSocket) {
+    const c = s.getCipher();
+    this.tlsInfo = { protocol: s.getProtocol() ?? 'TLS', cipher: c?.name ?? 'unknown', bits: (c as { bits?: number } | undefined)?.bits ?? 0 };
+    if (this.cfg.int('smtpd_tls_loglevel') >= 1) {
+      this.log(`${this.tls && this.deps.implicitTls ? 'Anonymous' : 'Anonymous'} TLS connection established from ${this.clientLog}: ${this.tlsInfo.protocol} with cipher ${this.tlsInfo.cipher}`);
+    }
+  }
+
+  private resetTransaction() { void this.abortTransaction(); this.tx = undefined; }
+
+  private async abortTransaction() {
+    const w = this.tx?.bdat?.writer;
+    if (w) await w.abort();
+  }
+
+  private rejectLogTail(recipient?: string): string {
+    const t: string[] = [];
+    if (this.tx) t.push(`from=<${this.tx.sender}>`);
+    if (recipient !== undefined) t.push(`to=<${recipient}>`);
+    t.push(`proto=${this.esmtp ? 'ESMTP' : 'SMTP'}`);
+    if (this.helo) t.push(`helo=<${this.helo}>`);
+    if (this.sasl) t.push(`sasl_method=${this.sasl.method}`, `sasl_username=${this.sasl.username}`);
+    return t.join(' ');
+  }
+
+  // ---- verbs --------------------------------------------------------------------------
+
+  async helloCmd(arg: string, extended: boolean): Promise<void> {
+    const name = extended ? 'ehlo' : 'helo';
+    if (!arg.trim()) {
+      this.count(name, false);
+      await this.fail(reply(501, '5.4', `Syntax: ${extended ? 'EHLO' : 'HELO'} hostname`));
+      return;
+    }
+    this.resetTransaction();
+    this.helo = arg.trim();
+    this.esmtp = extended;
+    this.count(name, true);
+    if (!extended) { this.send(reply(250, undefined, this.host)); return; }
+    const lines = [this.host, 'PIPELINING'];
+    const limit = this.cfg.size('message_size_limit');
+    lines.push(limit > 0 ? `SIZE ${limit}` : 'SIZE');
+    if (!this.cfg.bool('disable_vrfy_command')) lines.push('VRFY');
+    lines.push('ETRN');
+    if (this.tlsOffered()) lines.push('STARTTLS');
+    if (this.authOffered()) {
+      lines.push('AUTH PLAIN LOGIN');
+      if (this.cfg.bool('broken_sasl_auth_clients')) lines.push('AUTH=PLAIN LOGIN');
+    }
+    lines.push('ENHANCEDSTATUSCODES', '8BITMIME', 'DSN', 'SMTPUTF8', 'CHUNKING');
+    this.send({ code: 250, text: lines });
+  }
+
+  async starttlsCmd(arg: string): Promise<void> {
+    if (arg.trim()) { this.count('starttls', false); await this.fail(reply(501, '5.4', 'Syntax: STARTTLS')); return; }
+    if (this.tls) { this.count('starttls', false); await this.fail(reply(554, '5.1', 'Error: TLS already active')); return; }
+    if (!this.tlsOffered() || !this.deps.tlsContext) { this.count('starttls', false); await this.fail(reply(502, '5.2', 'Error: command not recognized')); return; }
+    this.count('starttls', true);
+    this.send(reply(220, '0.0', 'Ready to start TLS'));
+    this.flush();
+    // Input pipelined after STARTTLS was sent in plaintext and must not be acted on after the
+    // handshake (RFC 3207 §4.2; CVE-2011-0411): it is dropped.
+    const leftover = this.reader.detach();
+    if (leftover.length) this.log(`improper command pipelining after STARTTLS from ${this.clientLog}`);
+    const secure = new TLSSocket(this.conn, { isServer: true, secureContext: this.deps.tlsContext });
+    const ok = await new Promise<boolean>((resolve) => {
+      const t = setTimeout(() => resolve(false), this.cfg.time('smtpd_timeout') * 1000);
+      secure.once('secure', () => { clearTimeout(t); resolve(true); });
+      secure.once('error', (e) => {
+        clearTimeout(t);
+        this.deps.logger.line('smtpd', `warning: TLS library problem: ${e.message}`, this.syslogName());
+        resolve(false);
+      });
+    });
+    this.conn = secure;
+    this.reader.attach(secure);
+    if (!ok) {
+      this.log(`SSL_accept error from ${this.clientLog}: -1`);
+      this.closing = true;
+      return;
+    }
+    this.tls = true;
+    this.noteTls(secure);
+    // RFC 3207 §4.2: forget everything learned before TLS.
+    this.helo = undefined; this.esmtp = false; this.sasl = undefined; this.tx = undefined;
+  }
+
+  async authCmd(arg: string): Promise<void> {
+    const fail = async (r: Reply) => { this.count('auth', false); await this.fail(r); };
+    if (!this.cfg.bool('smtpd_sasl_auth_enable') || !this.authOffered()) return fail(reply(503, '5.1', 'Error: authentication not enabled'));
+    if (!this.esmtp) return fail(reply(503, '5.1', 'Error: send EHLO first'));
+    if (this.sasl) return fail(reply(503, '5.1', 'Error: already authenticated'));
+    if (this.tx) return fail(reply(503, '5.1', 'Error: MAIL transaction in progress'));
+    const [mechRaw, initial] = arg.trim().split(/\s+/, 2);
+    const mech = (mechRaw ?? '').toUpperCase();
+    if (!mech) return fail(reply(501, '5.4', 'Syntax: AUTH mechanism'));
+    if (mech !== 'PLAIN' && mech !== 'LOGIN') return fail(reply(535, '7.8', 'Error: authentication failed: Invalid authentication mechanism'));
+    const timeout = this.cfg.time('smtpd_timeout') * 1000;
+    // RFC 4954 §4: a client response line may be up to 12288 octets.
+    const ask = async (challenge: string): Promise<string | Reply> => {
+      this.send({ code: 334, text: [challenge] });
+      this.flush();
+      const r = await this.reader.readLine(12288, timeout);
+      if (r.kind !== 'line') { this.closing = r.kind !== 'too-long'; return reply(501, '7.0', 'Authentication aborted'); }
+      const s = r.line.toString('latin1').trim();
+      if (s === '*') return reply(501, '7.0', 'Authentication aborted');
+      return s;
+    };
+    const decode = (b64: string): string | undefined => {
+      if (b64 === '=') return '';
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0) return undefined;
+      return Buffer.from(b64, 'base64').toString('utf8');
+    };
+    let user: string | undefined, pass: string | undefined;
+    if (mech === 'PLAIN') {
+      let resp: string | Reply = initial ?? await ask('');
+      if (typeof resp !== 'string') return fail(resp);
+      const text = decode(resp);
+      if (text === undefined) return fail(reply(501, '5.2', 'Cannot decode response'));
+      // RFC 4616 §2: [authzid] NUL authcid NUL passwd
+      const parts = text.split('\0');
+      if (parts.length !== 3) return fail(reply(501, '5.2', 'Cannot decode response'));
+      [, user, pass] = parts;
+      if (parts[0] && parts[0] !== user) return fail(await this.authFailed(mech));
+    } else {
+      let u: string | Reply | undefined = initial;
+      if (u === undefined) u = await ask('VXNlcm5hbWU6'); // "Username:"
+      if (typeof u !== 'string') return fail(u);
+      user = decode(u);
+      if (user === undefined) return fail(reply(501, '5.2', 'Cannot decode response'));
+      const p = await ask('UGFzc3dvcmQ6'); // "Password:"
+      if (typeof p !== 'string') return fail(p);
+      pass = decode(p);
+      if (pass === undefined) return fail(reply(501, '5.2', 'Cannot decode response'));
+    }
+    if (!user || pass === undefined || !(await this.deps.passwd.verify(user, pass))) return fail(await this.authFailed(mech));
+    this.sasl = { method: mech, username: user };
+    this.count('auth', true);
+    this.send(reply(235, '7.0', 'Authentication successful'));
+  }
+
+  private async authFailed(mech: string): Promise<Reply> {
+    // Same line as Postfix's, which fail2ban's postfix-sasl filter matches.
+    this.deps.logger.line('smtpd', `warning: ${this.clientLog}: SASL ${mech} authentication failed: authentication failure`, this.syslogName());
+    const ms = this.cfg.time('mxguard_auth_failure_delay') * 1000;
+    if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+    return reply(535, '7.8', 'Error: authentication failed: authentication failure');
+  }
+
+  async mailCmd(arg: string): Promise<void> {
+    const fail = async (r: Reply) => { this.count('mail', false); await this.fail(r); };
+    if (this.cfg.bool('smtpd_helo_required') && !this.helo) return fail(reply(503, '5.1', 'Error: send HELO/EHLO first'));
+    if (this.tx) return fail(reply(503, '5.1', 'Error: nested MAIL command'));
+    if (this.tlsRequired()) return fail(reply(530, '7.0', 'Must issue a STARTTLS command first'));
+    const m = /^FROM:\s*(.*)$/is.exec(arg);
+    if (!m) return fail(reply(501, '5.4', 'Syntax: MAIL FROM:<address>'));
+    const smtputf8Param = /(^|\s)SMTPUTF8(\s|$)/i.test(m[1]!);
+    const parsed = parseMailFrom(m[1]!, { smtputf8: smtputf8Param, strict: this.cfg.bool('strict_rfc821_envelopes') });
+    if (!parsed.ok) return fail(parsed.reply);
+    const params = parsed.params;
+    let declaredSize: number | undefined;
+    let body: Transaction['body'];
+    for (const [k, v] of params) {
+      switch (k) {
+        case 'SIZE': {
+          // RFC 1870 §6: SIZE=n; refuse up front when it exceeds message_size_limit.
+          if (typeof v !== 'string' || !/^\d{1,20}$/.test(v)) return fail(reply(501, '5.4', 'Bad message size syntax'));
+          declaredSize = Number(v);
+          const limit = this.cfg.size('message_size_limit');
+          if (limit > 0 && declaredSize > limit) return fail(reply(552, '3.4', 'Message size exceeds fixed limit'));
+          break;
+        }
+        case 'BODY': {
+          const b = typeof v === 'string' ? v.toUpperCase() : '';
+          if (b !== '7BIT' && b !== '8BITMIME') return fail(reply(501, '5.4', 'Bad BODY keyword syntax'));
+          body = b;
+          break;
+        }
+        case 'SMTPUTF8':
+          if (v !== true) return fail(reply(501, '5.4', 'Bad SMTPUTF8 syntax'));
+          break;
+        case 'AUTH': case 'RET': case 'ENVID':
+          break; // RFC 4954 §5 / RFC 3461: accepted; DSN options are not acted on yet
+        default:
+          return fail(reply(555, '5.4', `Unsupported option: ${k}`));
+      }
+    }
+    this.tx = { sender: parsed.address, smtputf8: smtputf8Param, body, declaredSize, recipients: [], rcptTotal: 0 };
+    this.count('mail', true);
+    this.send(reply(250, '1.0', 'Ok'));
+  }
+
+  async rcptCmd(arg: string): Promise<void> {
+    const fail = async (r: Reply) => { this.count('rcpt', false); await this.fail(r); };
+    if (!this.tx) return fail(reply(503, '5.1', 'Error: need MAIL command'));
+    if (this.tx.bdat) return fail(reply(503, '5.1', 'Error: RCPT after BDAT'));
+    const m = /^TO:\s*(.*)$/is.exec(arg);
+    if (!m) return fail(reply(501, '5.4', 'Syntax: RCPT TO:<address>'));
+    const parsed = parseRcptTo(m[1]!, { smtputf8: this.tx.smtputf8, strict: this.cfg.bool('strict_rfc821_envelopes') });
+    if (!parsed.ok) return fail(parsed.reply);
+    for (const k of parsed.params.keys()) {
+      if (k !== 'NOTIFY' && k !== 'ORCPT') return fail(reply(555, '5.4', `Unsupported option: ${k}`));
+    }
+    this.tx.rcptTotal++;
+    if (this.tx.recipients.length >= this.cfg.int('smtpd_recipient_limit')) {
+      // Excess recipients count as errors only past smtpd_recipient_overshoot_limit.
+      if (this.tx.rcptTotal > this.cfg.int('smtpd_recipient_limit') + this.cfg.int('smtpd_recipient_overshoot_limit')) this.errorCount++;
+      this.count('rcpt', false);
+      this.send(reply(452, '5.3', 'Error: too many recipients'));
+      return;
+    }
+    const decision = await evaluateRcpt(this.context('rcpt', parsed.address));
+    if (decision.action === 'reject' && decision.reply) {
+      this.log(`${this.tx.queueId ?? 'NOQUEUE'}: reject: RCPT from ${this.clientLog}: ${replyLine(decision.reply)}; ${this.rejectLogTail(parsed.address)}`);
+      return fail(decision.reply);
+    }
+    if (!this.tx.queueId) {
+      // Postfix opens the queue file at the first accepted recipient and logs client= then.
+      this.tx.queueId = newQueueId();
+      const extra = this.sasl ? `, sasl_method=${this.sasl.method}, sasl_username=${this.sasl.username}` : '';
+      this.log(`${this.tx.queueId}: client=${this.clientLog}${extra}`);
+    }
+    const orcpt = parsed.params.get('ORCPT');
+    this.tx.recipients.push({ address: parsed.address, orig: typeof orcpt === 'string' ? orcpt : undefined });
+    this.count('rcpt', true);
+    this.send(reply(250, '1.5', 'Ok'));
+  }
+
+  /** Starts the queue file and writes the Received: header (RFC 5321 §4.4). */
+  private async openMessage(): Promise<SpoolWriter> {
+    const tx = this.tx!;
+    const writer = await this.deps.spool.create({
+      sender: tx.sender, recipients: tx.recipients, arrival: Date.now(), client: this.clientLog,
+      helo: this.helo, saslUsername: this.sasl?.username, smtputf8: tx.smtputf8, body: tx.body,
+    }, tx.queueId);
+    tx.queueId = writer.envelope.id;
+    await writer.write(Buffer.from(receivedHeader({
+      helo: this.helo, client: this.client, myhostname: this.host, mailName: this.cfg.get('mail_name'),
+      protocol: this.proto, queueId: writer.envelope.id,
+      recipient: tx.recipients.length === 1 ? tx.recipients[0]!.address : undefined,
+      tls: this.cfg.bool('smtpd_tls_received_header') ? this.tlsInfo : undefined,
+      authSender: this.cfg.bool('smtpd_sasl_authenticated_header') ? this.sasl?.username : undefined,
+    }), 'utf8'));
+    return writer;
+  }
+
+  async dataCmd(arg: string): Promise<void> {
+    const fail = async (r: Reply) => { this.count('data', false); await this.fail(r); };
+    if (arg.trim()) return fail(reply(501, '5.4', 'Syntax: DATA'));
+    if (!this.tx) return fail(reply(503, '5.1', 'Error: need RCPT command'));
+    if (this.tx.bdat) return fail(reply(503, '5.1', 'Error: DATA after BDAT'));
+    if (this.tx.recipients.length === 0) return fail(reply(554, '5.1', 'Error: no valid recipients'));
+    let writer: SpoolWriter;
+    try { writer = await this.openMessage(); } catch (e) { return this.queueError(e, fail); }
+    this.send(reply(354, undefined, 'End data with <CR><LF>.<CR><LF>'));
+    this.flush();
+    this.lastCommand = 'DATA';
+    const limit = this.cfg.size('message_size_limit');
+    const headers = new HeaderScan();
+    let size = 0, tooBig = false, writeError: unknown;
+    const r = await this.reader.readData(this.cfg.int('mxguard_data_line_limit'), this.cfg.time('smtpd_timeout') * 1000, async (chunk) => {
+      size += chunk.length;
+      if (limit > 0 && size > limit) tooBig = true;
+      if (tooBig || writeError) return;
+      headers.push(chunk);
+      try { await writer.write(chunk); } catch (e) { writeError = e; }
+    });
+    if (r.kind !== 'done') {
+      await writer.abort();
+      this.tx = undefined;
+      this.count('data', false);
+      if (r.kind === 'eof') this.log(`lost connection after DATA (${size} bytes) from ${this.clientLog}`);
+      else {
+        this.log(`timeout after DATA (${size} bytes) from ${this.clientLog}`);
+        this.send(reply(421, '4.2', `${this.host} Error: timeout exceeded`));
+      }
+      this.closing = true;
+      return;
+    }
+    await this.finishMessage(writer, r.flags, tooBig, writeError, headers, 'data');
+  }
+
+  /** End of DATA or BDAT LAST: refuse what is bad, otherwise make it durable, then 250. */
+  private async finishMessage(writer: SpoolWriter, flags: DataFlags, tooBig: boolean, writeError: unknown, headers: HeaderScan, cmd: 'data' | 'bdat'): Promise<void> {
+    const tx = this.tx!;
+    const id = writer.envelope.id;
+    this.tx = undefined;
+    let bad: Reply | undefined;
+    if (flags.bareNewline) {
+      bad = reply(this.cfg.int('smtpd_forbid_bare_newline_reject_code'), '5.2', `${this.host} Error: bare <LF> received`);
+      this.log(`${id}: reject: END-OF-MESSAGE from ${this.clientLog}: bare <LF> received; ${this.rejectLogTail(tx.recipients[0]?.address)}`);
+    } else if (tooBig) bad = reply(552, '3.4', 'Error: message file too big');
+    else if (flags.nul) bad = reply(550, '6.0', 'Error: message contains NUL characters');
+    else if (flags.longLine) bad = reply(500, '5.2', 'Error: message line too long');
+    if (bad) {
+      await writer.abort();
+      this.count(cmd, false);
+      if (!flags.bareNewline) this.log(`${id}: reject: END-OF-MESSAGE from ${this.clientLog}: ${replyLine(bad)}; ${this.rejectLogTail(tx.recipients[0]?.address)}`);
+      await this.fail(bad);
+      return;
+    }
+    if (writeError) { await writer.abort(); return this.queueError(writeError, async (r) => { this.count(cmd, false); await this.fail(r); }); }
+    try {
+      await writer.commit();
+    } catch (e) {
+      await writer.abort();
+      return this.queueError(e, async (r) => { this.count(cmd, false); await this.fail(r); });
+    }
+    const mid = headers.messageId();
+    this.deps.logger.line('cleanup', `${id}: message-id=${mid}`, this.cfg.get('syslog_name').split('/')[0]);
+    // smtpd.c: error and junk counters restart when a message is queued.
+    this.errorCount = 0; this.junkCount = 0;
+    this.count(cmd, true);
+    this.send(reply(250, '0.0', `Ok: queued as ${id}`));
+    this.deps.onQueued(id);
+  }
+
+  private async queueError(e: unknown, fail: (r: Reply) => Promise<void>) {
+    this.deps.logger.line('smtpd', `warning: queue file write error: ${(e as Error).message}`, this.syslogName());
+    this.tx = undefined;
+    await fail(reply(451, '3.0', 'Error: queue file write error'));
+  }
+
+  async bdatCmd(arg: string): Promise<void> {
+    // RFC 3030 §2: BDAT <size> [LAST]; the chunk is always read, whatever the verdict.
+    const m = /^(\d{1,15})(?:\s+(LAST))?\s*$/i.exec(arg.trim());
+    if (!m) {
+      this.count('bdat', false);
+      await this.fail(reply(501, '5.4', 'Syntax: BDAT count [LAST]'));
+      this.closing = true; // the chunk length is unknown: the stream cannot be resynchronised
+      return;
+    }
+    const n = Number(m[1]);
+    const last = !!m[2];
+    const timeout = this.cfg.time('smtpd_timeout') * 1000;
+    let refusal: Reply | undefined;
+    if (!this.tx) refusal = reply(503, '5.1', 'Error: need MAIL command');
+    else if (this.tx.recipients.length === 0) refusal = reply(554, '5.1', 'Error: no valid recipients');
+    if (refusal) {
+      const st: BdatState = { lastCR: false, flags: { bareNewline: false, nul: false, longLine: false } };
+      const r = await this.reader.readChunk(n, timeout, st, () => {});
+      if (r !== 'done') { this.closing = true; return; }
+      this.count('bdat', false);
+      await this.fail(refusal);
+      return;
+    }
+    const tx = this.tx!;
+    if (!tx.bdat) {
+      tx.bdat = { state: { lastCR: false, flags: { bareNewline: false, nul: false, longLine: false } }, size: 0, headers: new HeaderScan() };
+      try { tx.bdat.writer = await this.openMessage(); } catch (e) { tx.bdat.failed = reply(451, '3.0', 'Error: queue file write error'); this.deps.logger.line('smtpd', `warning: queue file write error: ${(e as Error).message}`, this.syslogName()); }
+    }
+    const b = tx.bdat;
+    const limit = this.cfg.size('message_size_limit');
+    this.lastCommand = 'BDAT';
+    const r = await this.reader.readChunk(n, timeout, b.state, async (chunk) => {
+      b.size += chunk.length;
+      if (limit > 0 && b.size > limit && !b.failed) b.failed = reply(552, '3.4', 'Error: message file too big');
+      if (b.failed || !b.writer) return;
+      b.headers.push(chunk);
+      try { await b.writer.write(chunk); } catch (e) { b.failed = reply(451, '3.0', 'Error: queue file write error'); }
+    });
+    if (r !== 'done') {
+      await this.abortTransaction();
+      this.tx = undefined;
+      this.count('bdat', false);
+      this.log(`${r === 'eof' ? 'lost connection' : 'timeout'} after BDAT (${b.size} bytes) from ${this.clientLog}`);
+      if (r === 'timeout') this.send(reply(421, '4.2', `${this.host} Error: timeout exceeded`));
+      this.closing = true;
+      return;
+    }
+    if (b.failed && b.failed.code === 451) {
+      await this.abortTransaction(); this.tx = undefined; this.count('bdat', false); await this.fail(b.failed); return;
+    }
+    if (!last) {
+      if (b.failed) { this.count('bdat', false); await this.fail(b.failed); return; }
+      this.count('bdat', true);
+      this.send(reply(250, '0.0', `Ok: ${n} bytes`));
+      return;
+    }
+    const flags = { ...b.state.flags, bareNewline: b.state.flags.bareNewline || b.state.lastCR };
+    await this.finishMessage(b.writer!, flags, !!b.failed, undefined, b.headers, 'bdat');
+  }
+
+  async rsetCmd(arg: string): Promise<void> {
+    if (arg.trim()) { this.count('rset', false); await this.fail(reply(501, '5.4', 'Syntax: RSET')); return; }
+    await this.abortTransaction();
+    this.tx = undefined;
+    this.count('rset', true);
+    this.send(reply(250, '0.0', 'Ok'));
+  }
+
+  async noopCmd(): Promise<void> { this.count('noop', true); this.send(reply(250, '0.0', 'Ok')); }
+
+  async vrfyCmd(arg: string): Promise<void> {
+    if (this.cfg.bool('disable_vrfy_command')) { this.count('vrfy', false); await this.fail(reply(502, '5.1', 'VRFY command is disabled')); return; }
+    if (!arg.trim()) { this.count('vrfy', false); await this.fail(reply(501, '5.4', 'Syntax: VRFY address')); return; }
+    this.count('vrfy', true);
+    // RFC 5321 §3.5.3: 252 when the address is not verified but delivery will be attempted.
+    this.send(reply(252, '0.0', arg.trim()));
+  }
+
+  async etrnCmd(arg: string): Promise<void> {
+    if (!this.helo) { this.count('etrn', false); await this.fail(reply(503, '5.1', 'Error: send HELO/EHLO first')); return; }
+    if (this.tx) { this.count('etrn', false); await this.fail(reply(503, '5.1', 'Error: MAIL transaction in progress')); return; }
+    if (!arg.trim()) { this.count('etrn', false); await this.fail(reply(501, '5.4', 'Syntax: ETRN domain')); return; }
+    // mxguard keeps no per-domain fast-flush logs: like Postfix without fast_flush_domains.
+    this.count('etrn', false);
+    await this.fail(reply(459, '3.0', `<${arg.trim()}>: service unavailable`));
+  }
+
+  async quitCmd(): Promise<void> {
+    this.count('quit', true);
+    this.send(reply(221, '0.0', 'Bye'));
+    this.closing = true;
+  }
+}
+
+const VERBS: Record<Verb, VerbSpec> = {
+  HELO: { junk: true, run: (s, a) => s.helloCmd(a, false) },
+  EHLO: { junk: true, run: (s, a) => s.helloCmd(a, true) },
+  STARTTLS: { junk: false, run: (s, a) => s.starttlsCmd(a) },
+  AUTH: { junk: false, run: (s, a) => s.authCmd(a) },
+  MAIL: { junk: false, run: (s, a) => s.mailCmd(a) },
+  RCPT: { junk: false, run: (s, a) => s.rcptCmd(a) },
+  DATA: { junk: false, run: (s, a) => s.dataCmd(a) },
+  BDAT: { junk: false, run: (s, a) => s.bdatCmd(a) },
+  RSET: { junk: true, run: (s, a) => s.rsetCmd(a) },
+  NOOP: { junk: true, run: (s) => s.noopCmd() },
+  VRFY: { junk: true, run: (s, a) => s.vrfyCmd(a) },
+  ETRN: { junk: true, run: (s, a) => s.etrnCmd(a) },
+  QUIT: { junk: false, run: (s) => s.quitCmd() },
+};
