@@ -9,6 +9,7 @@ import { serve } from './serve.js';
 import { configCommand } from './config-cmd.js';
 import { queueDelete, queueFlush, queueList, queueShow } from './queue-cmd.js';
 import { registerPasswdCommand } from './passwd.js';
+import { renderReference } from '../config/reference.js';
 
 /** Runs a command body: configuration errors become one clear line and exit status 1. */
 function run(fn: () => number | Promise<number | void> | void): Promise<void> {
@@ -40,7 +41,11 @@ program.command('config')
   .option('-d', 'default values')
   .option('-x', 'expand $name in values')
   .option('-M', 'the SMTP services from master.cf')
-  .action((names: string[], o) => run(() => configCommand(names, o)));
+  .option('--reference', 'print the configuration reference (docs/configuration.md) and exit')
+  .action((names: string[], o) => run(() => {
+    if (o.reference) { process.stdout.write(renderReference()); return 0; }
+    return configCommand(names, o);
+  }));
 
 const queue = program.command('queue')
   .description('list the mail queue (like mailq); subcommands show, flush, delete')

@@ -272,10 +272,10 @@ class Session {
     const t = this.o.timeouts;
     const lmtp = this.o.protocol === 'lmtp';
 
-    // RFC 5321 §4.3.1: the greeting is 220; 554 means "no service here".
+    // RFC 5321 §4.3.1: the greeting is 220 (any 2xx is taken); 554 means "no service here".
     this.stage = 'greeting';
     const greeting = await this.wire.read(t.helo);
-    if (greeting.code !== 220) {
+    if (!isOk(greeting)) {
       // postconf(5) smtp_skip_5xx_greeting (default yes): a server that greets with 5xx is
       // skipped like one that is down, so the mail is deferred, not bounced.
       await this.quit();
@@ -286,10 +286,9 @@ class Session {
     let ext = await this.hello();
     if (!ext.ok) return ext.outcome;
 
-    if (!lmtp && this.o.tls !== 'none') {
-      if (this.noTls) {
-        // Second connection after a failed handshake at level "may" (Postfix does the same).
-      } else if (ext.ext.has('STARTTLS')) {
+    // noTls: the second connection after a failed handshake at level "may" goes without TLS.
+    if (!lmtp && this.o.tls !== 'none' && !this.noTls) {
+      if (ext.ext.has('STARTTLS')) {
         this.stage = 'starttls';
         await this.send('STARTTLS');
         const r = await this.wire.read(t.starttls);

@@ -19,7 +19,7 @@ const CR_BUF = Buffer.from('\r');
 const END_BUF = Buffer.from('.\r\n');
 
 /** stuffDots - the wire form of a message read from `src`, one output buffer per input chunk. */
-export async function* stuffDots(src: AsyncIterable<Buffer | string>): AsyncGenerator<Buffer> {
+export async function* stuffDots(src: AsyncIterable<Buffer | string> | Iterable<Buffer | string>): AsyncGenerator<Buffer> {
   let lineStart = true;
   let prevCR = false;
   let any = false;

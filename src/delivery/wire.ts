@@ -104,7 +104,8 @@ export class Wire {
     this.detach(this.socket);
     // Errors of the plain socket surface through the TLS socket from now on.
     this.socket.on('error', () => {});
-    const clean = !this.hasUnreadInput && !this.failure;
+    // A connection that closed meanwhile is not injection: the handshake will fail on its own.
+    const clean = !this.hasUnreadInput;
     this.buf = '';
     this.pendingLines = [];
     this.ready.length = 0;

@@ -66,6 +66,15 @@ export class NetworkList {
     });
   }
 
+  /** Addresses of the single-host entries that are not excluded (`1.2.3.4`, `[::1]/128`). */
+  hostAddresses(): (ipaddr.IPv4 | ipaddr.IPv6)[] {
+    const out: (ipaddr.IPv4 | ipaddr.IPv6)[] = [];
+    for (const e of this.entries) {
+      if (e.kind === 'net' && !e.negated && e.net.bits === (e.net.addr.kind() === 'ipv4' ? 32 : 128)) out.push(e.net.addr);
+    }
+    return out;
+  }
+
   /** True when the client address (or its verified name) is in the list. */
   matches(address: string, clientName?: string): boolean {
     const m = this.match(address, clientName);

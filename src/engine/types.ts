@@ -30,6 +30,8 @@ export interface TransactionContext {
   readonly recipient?: string;
   readonly recipientCount: number;
   readonly queueId?: string;
+  /** The ETRN argument (etrn stage). */
+  readonly etrnDomain?: string;
 }
 
 export type Outcome =
@@ -51,4 +53,6 @@ export interface Decision {
   readonly action: 'accept' | 'reject' | 'discard';
   readonly reply?: Reply;
   readonly trace: readonly TraceStep[];
+  /** Why the decision was made without evaluating lists (e.g. "postmaster", smtpd_delay_reject). */
+  readonly note?: string;
 }

@@ -240,6 +240,7 @@ export class Session {
     }
     const spec = m ? VERBS[verb] : undefined;
     if (!spec) {
+      this.lastCommand = 'UNKNOWN';
       this.count('unknown', false);
       await this.fail(reply(502, '5.2', 'Error: command not recognized'));
       return;
@@ -311,9 +312,9 @@ export class Session {
     if (w) await w.abort();
   }
 
-  private rejectLogTail(recipient?: string): string {
+  private rejectLogTail(recipient?: string, tx: Transaction | undefined = this.tx): string {
     const t: string[] = [];
-    if (this.tx) t.push(`from=<${this.tx.sender}>`);
+    if (tx) t.push(`from=<${tx.sender}>`);
     if (recipient !== undefined) t.push(`to=<${recipient}>`);
     t.push(`proto=${this.esmtp ? 'ESMTP' : 'SMTP'}`);
     if (this.helo) t.push(`helo=<${this.helo}>`);
@@ -586,14 +587,14 @@ export class Session {
     let bad: Reply | undefined;
     if (flags.bareNewline) {
       bad = reply(this.cfg.int('smtpd_forbid_bare_newline_reject_code'), '5.2', `${this.host} Error: bare <LF> received`);
-      this.log(`${id}: reject: END-OF-MESSAGE from ${this.clientLog}: bare <LF> received; ${this.rejectLogTail(tx.recipients[0]?.address)}`);
+      this.log(`${id}: reject: END-OF-MESSAGE from ${this.clientLog}: bare <LF> received; ${this.rejectLogTail(tx.recipients[0]?.address, tx)}`);
     } else if (tooBig) bad = reply(552, '3.4', 'Error: message file too big');
     else if (flags.nul) bad = reply(550, '6.0', 'Error: message contains NUL characters');
     else if (flags.longLine) bad = reply(500, '5.2', 'Error: message line too long');
     if (bad) {
       await writer.abort();
       this.count(cmd, false);
-      if (!flags.bareNewline) this.log(`${id}: reject: END-OF-MESSAGE from ${this.clientLog}: ${replyLine(bad)}; ${this.rejectLogTail(tx.recipients[0]?.address)}`);
+      if (!flags.bareNewline) this.log(`${id}: reject: END-OF-MESSAGE from ${this.clientLog}: ${replyLine(bad)}; ${this.rejectLogTail(tx.recipients[0]?.address, tx)}`);
       await this.fail(bad);
       return;
     }

@@ -7,7 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { TestContext } from 'node:test';
+/** Anything with after(): a TestContext, or node:test's suite-level hooks. */
+export interface Cleanup { after(fn: () => unknown): void }
 import { freePort } from './ports.js';
 
 export const REPO = resolve(import.meta.dirname, '../../..');
@@ -36,7 +37,7 @@ export interface GatewayOptions {
   dir?: string;
 }
 
-export async function startGateway(t: TestContext, main: Record<string, string> = {}, opts: GatewayOptions = {}): Promise<Gateway> {
+export async function startGateway(t: Cleanup, main: Record<string, string> = {}, opts: GatewayOptions = {}): Promise<Gateway> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'mxg-gw-'));
   const port = await freePort();
   const stateDir = join(dir, 'var');
@@ -51,6 +52,8 @@ export async function startGateway(t: TestContext, main: Record<string, string> 
     mxguard_auth_failure_delay: '0',
     smtpd_peername_lookup: 'no',
     mynetworks: '127.0.0.1/32',
+    // Tests never resolve or contact remote domains: mail to them is dropped unless a test says otherwise.
+    default_transport: 'discard',
   };
   const all = { ...base, ...main };
   mkdirSync(dir, { recursive: true });

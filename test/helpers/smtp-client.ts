@@ -26,9 +26,8 @@ export class SmtpTestClient {
   static connect(port: number, opts: { localAddress?: string; host?: string; tls?: boolean } = {}): Promise<SmtpTestClient> {
     return new Promise((resolve, reject) => {
       const host = opts.host ?? '127.0.0.1';
-      const s = opts.tls
-        ? tlsConnect({ port, host, localAddress: opts.localAddress, rejectUnauthorized: false })
-        : connect({ port, host, localAddress: opts.localAddress });
+      const plain = connect({ port, host, localAddress: opts.localAddress });
+      const s = opts.tls ? tlsConnect({ socket: plain, rejectUnauthorized: false }) : plain;
       const t = setTimeout(() => { s.destroy(); reject(new Error('connect timeout')); }, 5000);
       s.once(opts.tls ? 'secureConnect' : 'connect', () => { clearTimeout(t); resolve(new SmtpTestClient(s)); });
       s.once('error', (e) => { clearTimeout(t); reject(e); });

@@ -49,6 +49,8 @@ export interface SinkOptions {
   /** Speak LMTP: LHLO instead of EHLO, one reply per accepted recipient after the dot. */
   readonly lmtp?: boolean;
   readonly mode?: SinkMode;
+  /** Listen on this UNIX-domain socket instead of 127.0.0.1:0 (LMTP's `unix:` nexthops). */
+  readonly path?: string;
   /** Greeting reply; default `220 sink.test ESMTP` (`LMTP` in LMTP mode). */
   readonly greeting?: string;
   /** Reply to EHLO/LHLO instead of the usual 250 list. */
@@ -59,6 +61,8 @@ export interface SinkOptions {
   readonly size?: number | null;
   /** Offer STARTTLS with this key and certificate (see `testCertificate`). */
   readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer };
+  /** Offer STARTTLS, answer it with 220, then hang up instead of the TLS handshake. */
+  readonly brokenTls?: boolean;
   /** Reply to MAIL FROM by sender; undefined → 250. */
   readonly mailReply?: (sender: string) => string | undefined;
   /** Reply to RCPT TO by recipient (lower case keys); absent → 250. */
@@ -75,7 +79,9 @@ export interface SinkOptions {
 
 export interface Sink {
   readonly host: '127.0.0.1';
+  /** 0 when listening on a UNIX-domain socket. */
   readonly port: number;
+  readonly path?: string;
   readonly messages: SinkMessage[];
   /** Every command line received, in order, over all connections (DATA text excluded). */
   readonly commands: string[];
@@ -109,7 +115,8 @@ export async function startSink(t: TestContext, opts: SinkOptions = {}): Promise
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    if (opts.path) server.listen(opts.path, () => resolve());
+    else server.listen(0, '127.0.0.1', () => resolve());
   });
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
@@ -124,7 +131,7 @@ export async function startSink(t: TestContext, opts: SinkOptions = {}): Promise
   // 'refuse': the port was ours a moment ago and nothing listens there now.
   if (mode === 'refuse') await close();
   t.after(close);
-  return { host: '127.0.0.1', port, messages, commands, connections: () => connections, close };
+  return { host: '127.0.0.1', port, ...(opts.path ? { path: opts.path } : {}), messages, commands, connections: () => connections, close };
 }
 
 class SinkSession {
@@ -195,10 +202,11 @@ class SinkSession {
         if (this.o.pipelining ?? true) ext.push('PIPELINING');
         if (this.o.size !== null) ext.push(this.o.size ? `SIZE ${this.o.size}` : 'SIZE');
         ext.push('ENHANCEDSTATUSCODES', '8BITMIME');
-        if (this.o.tls && !this.tls) ext.push('STARTTLS');
+        if ((this.o.tls || this.o.brokenTls) && !this.tls) ext.push('STARTTLS');
         return this.send(ext.map((e) => `250 ${e}`).join('\n'));
       }
       case 'STARTTLS': {
+        if (this.o.brokenTls && !this.tls) { this.send('220 2.0.0 Ready to start TLS'); this.ended = true; this.sock.end(); return; }
         if (!this.o.tls || this.tls) return this.send('502 5.5.1 Error: command not implemented');
         this.send('220 2.0.0 Ready to start TLS');
         this.sock.off('data', this.onData);

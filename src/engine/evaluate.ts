@@ -1,0 +1,334 @@
+/**
+ * @module engine/evaluate
+ * The one evaluator of restriction lists (smtpd_check.c generic_checks() and the stage
+ * drivers smtpd_check_client/helo/mail/rcpt/etrn/data/eod()).
+ *
+ * - A list runs left to right until a restriction answers something other than DUNNO; the end
+ *   of a list is a permit. Lists are independent: a permit ends only its own list, a reject
+ *   (or a configuration error) ends the evaluation.
+ * - A token containing `:` is a bare table and means the list's default access check
+ *   (check_recipient_access in the RCPT lists, …); data and end-of-data lists have none.
+ * - A name in $smtpd_restriction_classes runs the list of that name in the caller's context.
+ * - An unknown name, a missing argument or a bad table is `451 4.3.5 Server configuration
+ *   error` with a note naming the problem, never a silent skip.
+ * - Every reject passes finalReply() once (printable, length, soft_bounce).
+ * - Every evaluated restriction leaves a TraceStep.
+ *
+ * Stages (evaluateStage): with smtpd_delay_reject = yes (the default) the client, HELO and sender
+ * lists are evaluated at each RCPT TO, before the relay and recipient lists, so the earlier
+ * stages answer "accept" at once. RCPT TO then runs smtpd_relay_restrictions and
+ * smtpd_recipient_restrictions (in that order with smtpd_relay_before_recipient_restrictions,
+ * Postfix 3.6+) and finally the implicit smtpd_reject_unlisted_recipient check.
+ * XXX: defer_if_permit / defer_if_reject / warn_if_reject and access maps come with the full
+ * restriction engine; those names are unknown restrictions until then.
+ */
+import type { Config } from '../config/config.js';
+import { ConfigError } from '../config/types.js';
+import { parseList } from '../config/values.js';
+import type { Reply } from '../smtp/reply.js';
+import { engineFacts, type EngineFacts } from './facts.js';
+import { configError, finalReply } from './outcome.js';
+import { isTablePattern } from './patterns.js';
+import { restrictions, type RestrictionDef, type RestrictionEnv, type RunState } from './restrictions/index.js';
+import { checkRecipientMaps } from './restrictions/recipient-maps.js';
+import type { Decision, Outcome, Stage, TraceStep, TransactionContext } from './types.js';
+
+/** What each list's reject texts say, and its default access check for bare `type:table` tokens. */
+interface ListKind {
+  readonly replyClass: string;
+  readonly defaultAcl?: string;
+  replyName(ctx: TransactionContext): string;
+}
+
+const RECIPIENT_LIST: ListKind = { replyClass: 'Recipient address', defaultAcl: 'check_recipient_access', replyName: (c) => c.recipient ?? '' };
+
+// smtpd_check.c: reply class (smtpd_dsn_fix.h SMTPD_NAME_*) and reply name of each list.
+const LISTS: Readonly<Record<string, ListKind>> = {
+  smtpd_client_restrictions: { replyClass: 'Client host', defaultAcl: 'check_client_access', replyName: (c) => `${c.client.name}[${c.client.address}]` },
+  smtpd_helo_restrictions: { replyClass: 'Helo command', defaultAcl: 'check_helo_access', replyName: (c) => c.helo ?? '' },
+  smtpd_sender_restrictions: { replyClass: 'Sender address', defaultAcl: 'check_sender_access', replyName: (c) => c.sender ?? '' },
+  smtpd_relay_restrictions: RECIPIENT_LIST,
+  smtpd_recipient_restrictions: RECIPIENT_LIST,
+  smtpd_etrn_restrictions: { replyClass: 'Etrn command', defaultAcl: 'check_etrn_access', replyName: (c) => c.etrnDomain ?? '' },
+  smtpd_data_restrictions: { replyClass: 'Data command', replyName: () => 'DATA' },
+  smtpd_end_of_data_restrictions: { replyClass: 'End-of-data', replyName: () => 'END-OF-MESSAGE' },
+};
+
+/** Names of the restriction lists the evaluator knows, in Postfix spelling. */
+export const RESTRICTION_LISTS: readonly string[] = Object.keys(LISTS);
+
+/** Postfix refuses nesting restriction classes deeper than this (generic_checks recursion). */
+const MAX_CLASS_DEPTH = 100;
+
+type ListResult =
+  | { readonly kind: 'dunno' | 'permit' | 'discard' }
+  | { readonly kind: 'reject' | 'error'; readonly reply: Reply };
+
+interface Run {
+  readonly ctx: TransactionContext;
+  readonly stage: Stage;
+  readonly facts: EngineFacts;
+  readonly trace: TraceStep[];
+  readonly state: RunState;
+}
+
+function newRun(stage: Stage, ctx: TransactionContext): Run {
+  return { ctx, stage, facts: engineFacts(ctx.config), trace: [], state: { recipientMapChecked: false, senderMapChecked: false, discard: false } };
+}
+
+function decide(run: Run, r: ListResult, note?: string): Decision {
+  const base = { trace: run.trace, ...(note ? { note } : {}) };
+  switch (r.kind) {
+    case 'reject': case 'error': return { action: 'reject', reply: r.reply, ...base };
+    case 'discard': return { action: 'discard', ...base };
+    case 'dunno': case 'permit': return { action: 'accept', ...base };
+  }
+}
+
+const stops = (r: ListResult): r is { kind: 'reject' | 'error'; reply: Reply } => r.kind === 'reject' || r.kind === 'error';
+
+/**
+ * Runs one restriction list on its own and returns its decision: `accept` when it permits or
+ * ends, `reject` on a reject, deferral or configuration error, `discard` on DISCARD. No implicit
+ * checks run; evaluateStage() and evaluateRcpt() add those.
+ */
+export async function evaluateList(stage: Stage, listName: string, ctx: TransactionContext): Promise<Decision> {
+  const run = newRun(stage, ctx);
+  return decide(run, await runList(run, listName));
+}
+
+/**
+ * RCPT TO (smtpd_check_rcpt()): an unqualified "postmaster" is accepted unconditionally
+ * (RFC 5321 §4.5.1); with smtpd_delay_reject the client, HELO and sender lists run first; then
+ * the relay and recipient lists; then the implicit reject_unlisted_recipient check.
+ */
+export async function evaluateRcpt(ctx: TransactionContext): Promise<Decision> {
+  const rcpt = ctx.recipient;
+  if (rcpt === undefined) throw new Error('evaluateRcpt: the context has no recipient');
+  const run = newRun('rcpt', ctx);
+  if (rcpt.toLowerCase() === 'postmaster') {
+    return decide(run, { kind: 'permit' }, 'unqualified "postmaster" is always accepted (RFC 5321 §4.5.1)');
+  }
+  const cfg = ctx.config;
+  if (cfg.bool('smtpd_delay_reject')) {
+    const r = await delayedLists(run, true);
+    if (stops(r)) return decide(run, r);
+  }
+
+  const order = cfg.bool('smtpd_relay_before_recipient_restrictions')
+    ? ['smtpd_relay_restrictions', 'smtpd_recipient_restrictions']
+    : ['smtpd_recipient_restrictions', 'smtpd_relay_restrictions'];
+  for (const list of order) {
+    const r = await runList(run, list);
+    if (stops(r)) return decide(run, r);
+  }
+
+  // smtpd_reject_unlisted_recipient: an implicit reject_unlisted_recipient after both lists,
+  // even when a list said permit, unless the restriction already ran or mail is discarded.
+  if (cfg.bool('smtpd_reject_unlisted_recipient') && !run.state.recipientMapChecked && !run.state.discard && rcpt !== '') {
+    const r = await implicitMapCheck(run, 'smtpd_reject_unlisted_recipient', 'reject_unlisted_recipient', RECIPIENT_LIST, rcpt, 'recipient');
+    if (stops(r)) return decide(run, r);
+  }
+  return decide(run, run.state.discard ? { kind: 'discard' } : { kind: 'permit' });
+}
+
+/** The restriction lists of one SMTP stage, with smtpd_delay_reject deciding where client, HELO and sender lists run. */
+export async function evaluateStage(stage: Stage, ctx: TransactionContext): Promise<Decision> {
+  const delay = ctx.config.bool('smtpd_delay_reject');
+  const delayed = (what: string) => decide(newRun(stage, ctx), { kind: 'dunno' }, `smtpd_delay_reject = yes: ${what} evaluated at RCPT TO`);
+  switch (stage) {
+    case 'connect':
+      if (delay) return delayed('smtpd_client_restrictions');
+      return evaluateList(stage, 'smtpd_client_restrictions', ctx);
+    case 'helo': {
+      if (delay) return delayed('smtpd_helo_restrictions');
+      if (ctx.helo === undefined) return decide(newRun(stage, ctx), { kind: 'dunno' }, 'no HELO/EHLO name');
+      return evaluateList(stage, 'smtpd_helo_restrictions', ctx);
+    }
+    case 'mail': {
+      if (delay) return delayed('smtpd_sender_restrictions');
+      const run = newRun(stage, ctx);
+      return decide(run, await senderLists(run));
+    }
+    case 'rcpt':
+      return evaluateRcpt(ctx);
+    case 'etrn': {
+      const run = newRun(stage, ctx);
+      if (delay) {
+        const r = await delayedLists(run, false);
+        if (stops(r)) return decide(run, r);
+      }
+      return decide(run, await runList(run, 'smtpd_etrn_restrictions'));
+    }
+    case 'data':
+      return evaluateList(stage, 'smtpd_data_restrictions', ctx);
+    case 'eod':
+      return evaluateList(stage, 'smtpd_end_of_data_restrictions', ctx);
+  }
+}
+
+/**
+ * Postfix refuses to start unless the relay or the recipient list contains one of these
+ * (smtpd_check.c smtpd_check_init(), has_required()): the scan stops at `permit`, skips the
+ * restriction after `warn_if_reject`, and looks into restriction classes. It checks presence,
+ * not position. Returns Postfix's message, or undefined when the configuration is safe.
+ */
+export function checkRelaySafety(cfg: Config): string | undefined {
+  const required = ['reject_unauth_destination', 'defer_unauth_destination', 'reject', 'defer', 'defer_if_permit', 'check_relay_domains'];
+  const classes = new Set(cfg.list('smtpd_restriction_classes'));
+  const has = (tokens: readonly string[], depth: number): boolean => {
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i]!.toLowerCase();
+      if (t === 'warn_if_reject' && i + 1 < tokens.length) { i++; continue; }
+      if (t === 'permit') return false;
+      if (required.includes(t)) return true;
+      if (classes.has(tokens[i]!) && depth < MAX_CLASS_DEPTH && cfg.isExplicit(tokens[i]!) && has(parseList(cfg.get(tokens[i]!)), depth + 1)) return true;
+    }
+    return false;
+  };
+  if (has(cfg.list('smtpd_relay_restrictions'), 0) || has(cfg.list('smtpd_recipient_restrictions'), 0)) return undefined;
+  return `in parameter smtpd_relay_restrictions or smtpd_recipient_restrictions, specify at least one working instance of: ${required.slice(0, -1).join(', ')} or ${required[required.length - 1]}`;
+}
+
+/** Client, HELO (when given) and, at RCPT, sender lists re-run for a delayed reject. */
+async function delayedLists(run: Run, withSender: boolean): Promise<ListResult> {
+  const client = await runList(run, 'smtpd_client_restrictions');
+  if (stops(client)) return client;
+  if (run.ctx.helo !== undefined) {
+    const helo = await runList(run, 'smtpd_helo_restrictions');
+    if (stops(helo)) return helo;
+  }
+  if (withSender && run.ctx.sender !== undefined) {
+    const sender = await senderLists(run);
+    if (stops(sender)) return sender;
+  }
+  return { kind: 'dunno' };
+}
+
+/** smtpd_check_mail(): the sender list, then the implicit reject_unlisted_sender for a non-null sender. */
+async function senderLists(run: Run): Promise<ListResult> {
+  const r = await runList(run, 'smtpd_sender_restrictions');
+  if (stops(r)) return r;
+  const sender = run.ctx.sender;
+  const cfg = run.ctx.config;
+  if (sender && cfg.bool('smtpd_reject_unlisted_sender') && !run.state.senderMapChecked && !run.state.discard) {
+    const kind = LISTS.smtpd_sender_restrictions!;
+    const m = await implicitMapCheck(run, 'smtpd_reject_unlisted_sender', 'reject_unlisted_sender', kind, sender, 'sender');
+    if (stops(m)) return m;
+  }
+  return r;
+}
+
+async function implicitMapCheck(run: Run, list: string, restriction: string, kind: ListKind, address: string, role: 'recipient' | 'sender'): Promise<ListResult> {
+  const env = makeEnv(run, list, kind);
+  const outcome = await guarded(restriction, () => checkRecipientMaps(env, address, role));
+  return record(run, list, restriction, [], outcome);
+}
+
+function makeEnv(run: Run, list: string, kind: ListKind): RestrictionEnv {
+  // smtpd_check_data()/eod(): with several recipients there is no single recipient to test.
+  const hide = (run.stage === 'data' || run.stage === 'eod') && run.ctx.recipientCount > 1;
+  const tx = hide ? { ...run.ctx, recipient: undefined } : run.ctx;
+  return { tx, stage: run.stage, list, replyClass: kind.replyClass, replyName: kind.replyName(tx), facts: run.facts, run: run.state };
+}
+
+async function runList(run: Run, listName: string): Promise<ListResult> {
+  const kind = LISTS[listName];
+  if (!kind) throw new RangeError(`not a restriction list: ${listName}`);
+  let tokens: string[];
+  try {
+    tokens = run.ctx.config.list(listName);
+  } catch (e) {
+    return record(run, listName, listName, [], configError(message(e)));
+  }
+  return runTokens(run, listName, tokens, kind, 0);
+}
+
+async function runTokens(run: Run, list: string, tokens: readonly string[], kind: ListKind, depth: number): Promise<ListResult> {
+  const cfg = run.ctx.config;
+  for (let i = 0; i < tokens.length && !run.state.discard;) {
+    const token = tokens[i]!;
+    let name = token.toLowerCase();
+    let args: string[];
+    let def: RestrictionDef | undefined;
+
+    if (isTablePattern(token)) {
+      // A bare type:table means the list's default access check (smtpd_check.c generic_checks).
+      if (!kind.defaultAcl) {
+        return record(run, list, token, [], configError(
+          `specify one of (check_client_access, check_reverse_client_hostname_access, check_helo_access, check_sender_access, check_recipient_access, check_etrn_access) before ${kind.replyClass} restriction "${token}"`));
+      }
+      name = kind.defaultAcl;
+      def = restrictions.get(name);
+      args = [token];
+      i += 1;
+    } else {
+      def = restrictions.get(name);
+      const want = def?.args ?? 0;
+      args = tokens.slice(i + 1, i + 1 + want);
+      i += 1 + want;
+      if (def && args.length < want) {
+        return record(run, list, name, args, configError(`restriction ${name} needs ${want} argument${want === 1 ? '' : 's'}`));
+      }
+    }
+
+    let outcome: Outcome;
+    if (def) {
+      const env = makeEnv(run, list, kind);
+      const d = def;
+      outcome = await guarded(name, () => d.evaluate(env, args));
+    } else if (cfg.list('smtpd_restriction_classes').includes(token)) {
+      outcome = await runClass(run, token, kind, depth);
+    } else {
+      outcome = configError(isTablePattern(token)
+        ? `${name}, the default check for a bare table in ${list}, is not implemented yet`
+        : `unknown smtpd restriction: "${token}"`);
+    }
+    const r = record(run, list, name, args, outcome);
+    if (r.kind !== 'dunno') return r;
+  }
+  return { kind: 'dunno' };
+}
+
+/** A restriction class: the named list, evaluated in the caller's context (smtpd_restriction_classes). */
+async function runClass(run: Run, className: string, kind: ListKind, depth: number): Promise<Outcome> {
+  const cfg = run.ctx.config;
+  if (depth >= MAX_CLASS_DEPTH) return configError(`restriction class nesting deeper than ${MAX_CLASS_DEPTH} at ${className}`);
+  if (!cfg.isExplicit(className) || cfg.get(className).trim() === '') return configError(`restriction class \`${className}' needs a definition`);
+  let tokens: string[];
+  try { tokens = parseList(cfg.get(className)); } catch (e) { return configError(message(e)); }
+  const r = await runTokens(run, className, tokens, kind, depth + 1);
+  switch (r.kind) {
+    case 'dunno': return { kind: 'dunno', note: `class ${className} did not decide` };
+    case 'permit': return { kind: 'permit', note: `class ${className} permits` };
+    case 'discard': return { kind: 'discard', note: `class ${className} discards` };
+    case 'reject': return { kind: 'reject', reply: r.reply, note: `class ${className} rejects` };
+    case 'error': return { kind: 'error', reply: r.reply, note: `class ${className} failed` };
+  }
+}
+
+/** Runs an evaluation; a ConfigError or any other exception becomes 451 4.3.5 with a note. */
+async function guarded(name: string, f: () => Outcome | Promise<Outcome>): Promise<Outcome> {
+  try {
+    return await f();
+  } catch (e) {
+    return configError(e instanceof ConfigError ? `${name}: ${e.message}` : `${name}: internal error: ${message(e)}`);
+  }
+}
+
+/** Records a trace step and turns the outcome into a list result; rejects get their final reply here. */
+function record(run: Run, list: string, restriction: string, args: readonly string[], outcome: Outcome): ListResult {
+  const final: Outcome = outcome.kind === 'reject' ? { ...outcome, reply: finalReply(run.ctx.config, outcome.reply) } : outcome;
+  run.trace.push({ stage: run.stage, list, restriction, args, outcome: final });
+  switch (final.kind) {
+    case 'dunno': return { kind: 'dunno' };
+    case 'permit': return { kind: 'permit' };
+    case 'discard': run.state.discard = true; return { kind: 'discard' };
+    case 'reject': return { kind: 'reject', reply: final.reply };
+    case 'error': return { kind: 'error', reply: final.reply };
+  }
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,67 @@
+/**
+ * @module engine/facts
+ * What the engine derives from a Config once and reuses for every transaction: the parsed
+ * $mynetworks, the address resolver, opened recipient tables. Kept per Config object (a
+ * master.cf service with `-o` overrides has its own), built lazily, so a bad list surfaces
+ * where it is used, as a configuration error of that restriction.
+ */
+import type { Config } from '../config/config.js';
+import { parseList } from '../config/values.js';
+import { openTable, type LookupTable } from '../tables/index.js';
+import { AddressResolver, optionalParam, resolverSettings } from './address-class.js';
+import { NetworkList } from './networks.js';
+import { parentStyle } from './patterns.js';
+
+export interface EngineFacts {
+  readonly config: Config;
+  /** $mynetworks (permit_mynetworks). */
+  mynetworks(): NetworkList;
+  resolver(): AddressResolver;
+  /** The opened tables of a `*_maps` parameter (e.g. local_recipient_maps); [] when empty. */
+  maps(param: string): readonly LookupTable[];
+}
+
+const cache = new WeakMap<Config, EngineFacts>();
+
+/** Facts for this configuration, shared by all transactions that use it. */
+export function engineFacts(cfg: Config): EngineFacts {
+  let f = cache.get(cfg);
+  if (!f) {
+    f = buildFacts(cfg);
+    cache.set(cfg, f);
+  }
+  return f;
+}
+
+function once<T>(make: () => T): () => T {
+  let made: { value: T } | { error: unknown } | undefined;
+  return () => {
+    if (!made) {
+      try { made = { value: make() }; } catch (error) { made = { error }; }
+    }
+    if ('error' in made) throw made.error;
+    return made.value;
+  };
+}
+
+function buildFacts(cfg: Config): EngineFacts {
+  const mynetworks = once(() => new NetworkList(cfg.list('mynetworks'), {
+    name: 'mynetworks', parentMatchesSubdomains: parentStyle(cfg.list('parent_domain_matches_subdomains'), 'mynetworks'),
+  }));
+  const resolver = once(() => new AddressResolver(resolverSettings(cfg)));
+  const maps = new Map<string, () => readonly LookupTable[]>();
+  return {
+    config: cfg,
+    mynetworks,
+    resolver,
+    maps(param: string) {
+      let m = maps.get(param);
+      if (!m) {
+        // Parameters owned by other rooms (virtual_alias_maps, canonical_maps) may be undeclared.
+        m = once(() => parseList(optionalParam(cfg, param, '')).map((spec) => openTable(spec)));
+        maps.set(param, m);
+      }
+      return m();
+    },
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * @module engine/restrictions/define
+ * The shape of a restriction: its Postfix name, how many list tokens it takes as arguments,
+ * what it may answer, and its evaluation. Each restriction is declared once, in the module of
+ * its family, and registered by Postfix spelling in restrictions/index.ts (cf. Postfix's
+ * generic_checks(), here a table instead of a chain of string comparisons).
+ */
+import type { Stage, TransactionContext, Outcome } from '../types.js';
+import type { EngineFacts } from '../facts.js';
+
+/** State shared by the lists of one evaluation (smtpd_check.c SMTPD_STATE fields). */
+export interface RunState {
+  /** reject_unlisted_recipient already ran, so the implicit check at the end is skipped. */
+  recipientMapChecked: boolean;
+  /** reject_unlisted_sender already ran. */
+  senderMapChecked: boolean;
+  /** A DISCARD was decided: every later restriction, in every list, is skipped. */
+  discard: boolean;
+}
+
+/** What a restriction sees. */
+export interface RestrictionEnv {
+  readonly tx: TransactionContext;
+  readonly stage: Stage;
+  /** The list being evaluated (or the restriction class within it). */
+  readonly list: string;
+  /** Text of the reply class, e.g. `Recipient address` in `<x>: Recipient address rejected: …`. */
+  readonly replyClass: string;
+  /** What goes inside `<…>` in reject texts: client name[addr], HELO name, sender, recipient, DATA. */
+  readonly replyName: string;
+  readonly facts: EngineFacts;
+  readonly run: RunState;
+}
+
+export interface RestrictionDef {
+  /** postconf(5) spelling, lower case; written nowhere else. */
+  readonly name: string;
+  /** Number of list tokens that follow as arguments (`check_client_access type:table` takes 1). */
+  readonly args: number;
+  /** May answer permit; audit/ flags such restrictions where a permit would open a relay. */
+  readonly mayPermit: boolean;
+  /** Ends its list whatever the input (permit, reject, defer): later entries are never reached. */
+  readonly endsList: boolean;
+  /** One line for `mxguard check` and the configuration reference. */
+  readonly doc: string;
+  evaluate(env: RestrictionEnv, args: readonly string[]): Outcome | Promise<Outcome>;
+}
+
+export function defineRestriction(def: Omit<RestrictionDef, 'args' | 'endsList'> & Partial<Pick<RestrictionDef, 'args' | 'endsList'>>): RestrictionDef {
+  if (def.name !== def.name.toLowerCase()) throw new Error(`restriction name must be lower case: ${def.name}`);
+  return { args: 0, endsList: false, ...def };
+}

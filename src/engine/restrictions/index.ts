@@ -1,0 +1,23 @@
+/**
+ * @module engine/restrictions
+ * The registry: every implemented restriction by its Postfix spelling. A name missing here is
+ * an unknown restriction to the evaluator (451 4.3.5 Server configuration error), never a
+ * silent skip.
+ */
+import { clientRestrictions } from './client.js';
+import type { RestrictionDef } from './define.js';
+import { genericRestrictions } from './generic.js';
+import { recipientMapRestrictions } from './recipient-maps.js';
+import { relayRestrictions } from './relay.js';
+
+export type { RestrictionDef, RestrictionEnv, RunState } from './define.js';
+export { defineRestriction } from './define.js';
+
+export const restrictions: ReadonlyMap<string, RestrictionDef> = (() => {
+  const m = new Map<string, RestrictionDef>();
+  for (const d of [...genericRestrictions, ...clientRestrictions, ...relayRestrictions, ...recipientMapRestrictions]) {
+    if (m.has(d.name)) throw new Error(`restriction declared twice: ${d.name}`);
+    m.set(d.name, d);
+  }
+  return m;
+})();
