@@ -3,6 +3,8 @@
  * @module cli/main
  * The `mxguard` command. Each subcommand parses its flags and calls one module.
  */
+// fsyncs of concurrent sessions run in parallel in the thread pool (default 4 threads).
+process.env.UV_THREADPOOL_SIZE ??= '16';
 import { Command } from 'commander';
 import { ConfigError } from '../config/types.js';
 import { serve } from './serve.js';

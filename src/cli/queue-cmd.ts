@@ -61,7 +61,7 @@ export async function queueShow(id: string, opts: { config?: string }): Promise<
   for (const r of e.recipients) out += `${done.has(r.address) ? 'done_recipient' : 'recipient'}: ${r.address}\n`;
   out += `*** MESSAGE CONTENTS ${id} ***\n`;
   process.stdout.write(out);
-  const body = readFileSync(spool.activePath(id)).subarray(m.offset).toString('utf8').replace(/\r\n/g, '\n');
+  const body = (await spool.readMessage(m)).toString('utf8').replace(/\r\n/g, '\n');
   process.stdout.write(body);
   process.stdout.write(`${body.endsWith('\n') ? '' : '\n'}*** END OF MESSAGE ${id} ***\n`);
   return 0;

@@ -1,19 +1,28 @@
 /**
  * @module cli/serve
  * `mxguard serve`: loads the configuration once, recovers the spool, starts the queue manager
- * and one listener per master.cf smtpd service. SIGTERM/SIGINT: stop accepting, let sessions
- * finish until mxguard_shutdown_timeout, leave the spool consistent. SIGHUP: reload the
- * configuration (a bad one is reported and the running one kept). SIGUSR1: flush the queue.
+ * and one listener per master.cf smtpd service.
+ *
+ * With `mxguard_workers = N > 1` the process is split like Postfix's master/smtpd/qmgr: the
+ * primary recovers the spool, runs the queue manager and keeps the per-client connection
+ * counts; N worker processes share the listening sockets and run the SMTP sessions, handing
+ * each queued message to the primary over IPC. A worker that dies is replaced.
+ *
+ * Signals (to the primary): SIGTERM/SIGINT stop accepting, let sessions finish until
+ * mxguard_shutdown_timeout, leave the spool consistent. SIGHUP reloads the configuration (a
+ * bad one is reported and the running one kept). SIGUSR1 flushes the queue.
  */
+import cluster, { type Worker } from 'node:cluster';
 import { mkdirSync, writeFileSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { ConfigError } from '../config/types.js';
 import { createLogger, type Logger } from '../log/logger.js';
-import { Spool } from '../queue/spool.js';
+import { Spool, type QueuedMessage } from '../queue/spool.js';
 import { QueueManager } from '../queue/qmgr.js';
+import { setQueueIdWorker } from '../queue/queue-id.js';
 import { PasswdFile } from '../auth/passwd.js';
-import { SmtpListener } from '../smtp/listener.js';
+import { LocalConnectionCounter, SmtpListener, type ConnectionCounter, type ListenerDeps } from '../smtp/listener.js';
 import { checkRelaySafety } from '../engine/index.js';
 
 export function printWarnings(loaded: LoadedConfig): void {
@@ -30,30 +39,97 @@ function checkStartup(loaded: LoadedConfig): void {
   }
 }
 
-export async function serve(opts: { config?: string }): Promise<void> {
-  let loaded = loadConfig({ dir: opts.config });
-  printWarnings(loaded);
-  checkStartup(loaded);
+function reloadConfig(dir: string | undefined, logger: Logger): LoadedConfig | undefined {
+  try {
+    const next = loadConfig({ dir });
+    checkStartup(next);
+    for (const w of next.warnings) logger.line('master', `warning: ${w.file ?? ''}${w.line ? `:${w.line}` : ''}: ${w.message}`);
+    return next;
+  } catch (e) {
+    logger.line('master', `warning: reload failed, keeping the running configuration: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
+function newLogger(loaded: LoadedConfig): Logger {
   const cfg = loaded.config;
-  const logger: Logger = createLogger({ file: cfg.get('maillog_file'), host: cfg.get('myhostname'), syslogName: cfg.get('syslog_name') });
-  const spool = new Spool(cfg.get('queue_directory'));
-  await spool.init();
-  const passwd = new PasswdFile(cfg.get('mxguard_passwd_file'), {
+  return createLogger({ file: cfg.get('maillog_file'), host: cfg.get('myhostname'), syslogName: cfg.get('syslog_name') });
+}
+
+function newPasswd(loaded: LoadedConfig, logger: Logger): PasswdFile {
+  return new PasswdFile(loaded.config.get('mxguard_passwd_file'), {
     onWarning: (w) => logger.line('smtpd', `warning: ${w.file ?? ''}${w.line ? `:${w.line}` : ''}: ${w.message}`),
   });
-  const qmgr = new QueueManager(cfg, spool, logger);
-  await qmgr.start();
+}
 
-  const deps = { logger, spool, passwd, onQueued: (id: string) => qmgr.notify(id) };
-  let listeners = loaded.listeners.map((spec) => new SmtpListener(spec, deps));
-  for (const l of listeners) await l.listen();
-  const pidFile = cfg.get('mxguard_pid_file');
+function writePidFile(loaded: LoadedConfig): string {
+  const pidFile = loaded.config.get('mxguard_pid_file');
   mkdirSync(dirname(pidFile), { recursive: true });
   writeFileSync(pidFile, `${process.pid}\n`);
-  for (const l of listeners) {
-    const a = l.address;
-    logger.line('master', `daemon started -- version ${cfg.get('mail_version')}, configuration ${loaded.dir ?? '(embedded defaults)'}, listening on ${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port} (${l.spec.service})`);
+  return pidFile;
+}
+
+function listenLine(loaded: LoadedConfig, addrs: { host: string; port: number; service: string }[]): string {
+  const where = addrs.map((a) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port} (${a.service})`).join(', ');
+  return `daemon started -- version ${loaded.config.get('mail_version')}, configuration ${loaded.dir ?? '(embedded defaults)'}, listening on ${where}`;
+}
+
+/** The SMTP listeners of one process, with SIGHUP replacement. */
+class ListenerSet {
+  listeners: SmtpListener[] = [];
+  constructor(private readonly deps: ListenerDeps) {}
+
+  async start(loaded: LoadedConfig): Promise<void> {
+    this.listeners = loaded.listeners.map((spec) => new SmtpListener(spec, this.deps));
+    for (const l of this.listeners) await l.listen();
   }
+
+  addresses() { return this.listeners.map((l) => ({ ...l.address, service: l.spec.service })); }
+
+  /** Old sessions finish on the old configuration; new connections get the new one. */
+  async replace(next: LoadedConfig, logger: Logger): Promise<boolean> {
+    const old = this.listeners;
+    await Promise.all(old.map((l) => l.stopAccepting()));
+    const fresh = next.listeners.map((spec) => new SmtpListener(spec, this.deps));
+    try {
+      for (const l of fresh) await l.listen();
+    } catch (e) {
+      logger.line('master', `warning: reload could not listen: ${(e as Error).message}; restoring the previous listeners`);
+      for (const l of fresh) void l.close(0);
+      this.listeners = old.map((l) => new SmtpListener(l.spec, this.deps));
+      for (const l of this.listeners) await l.listen().catch(() => {});
+      return false;
+    }
+    this.listeners = fresh;
+    return true;
+  }
+
+  close(deadlineMs: number): Promise<unknown> { return Promise.all(this.listeners.map((l) => l.close(deadlineMs))); }
+}
+
+export async function serve(opts: { config?: string }): Promise<void> {
+  const loaded = loadConfig({ dir: opts.config });
+  if (cluster.isWorker) return serveWorker(opts, loaded);
+  printWarnings(loaded);
+  checkStartup(loaded);
+  const workers = loaded.config.int('mxguard_workers');
+  return workers > 1 ? servePrimary(opts, loaded, workers) : serveSingle(opts, loaded);
+}
+
+/** Everything in one process (the default). */
+async function serveSingle(opts: { config?: string }, first: LoadedConfig): Promise<void> {
+  let loaded = first;
+  const logger = newLogger(loaded);
+  const spool = new Spool(loaded.config.get('queue_directory'));
+  const qmgr = new QueueManager(loaded.config, spool, logger);
+  await qmgr.start();
+  const set = new ListenerSet({
+    counter: new LocalConnectionCounter(), logger, spool, passwd: newPasswd(loaded, logger),
+    onQueued: (m: QueuedMessage) => qmgr.notify(m.envelope.id, m),
+  });
+  await set.start(loaded);
+  const pidFile = writePidFile(loaded);
+  logger.line('master', listenLine(loaded, set.addresses()));
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -61,7 +137,87 @@ export async function serve(opts: { config?: string }): Promise<void> {
     stopping = true;
     logger.line('master', `terminating on signal ${signal}`);
     const deadline = loaded.config.time('mxguard_shutdown_timeout') * 1000;
-    await Promise.all(listeners.map((l) => l.close(deadline)));
+    await set.close(deadline);
+    await qmgr.stop(Math.min(deadline, 10000));
+    try { unlinkSync(pidFile); } catch { /* already gone */ }
+    logger.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGUSR1', () => { logger.line('qmgr', 'flush requested'); void qmgr.flush(); });
+  process.on('SIGHUP', () => void (async () => {
+    const next = reloadConfig(opts.config, logger);
+    if (!next || !(await set.replace(next, logger))) return;
+    loaded = next;
+    qmgr.reconfigure(next.config);
+    logger.line('master', `reload -- version ${next.config.get('mail_version')}, configuration ${next.dir ?? '(embedded defaults)'}`);
+  })());
+}
+
+type FromWorker =
+  | { type: 'ready'; addresses: { host: string; port: number; service: string }[] }
+  | { type: 'queued'; msg: QueuedMessage }
+  | { type: 'acquire'; seq: number; address: string }
+  | { type: 'release'; address: string };
+
+type ToWorker = { type: 'acquired'; seq: number; count: number };
+
+/** Primary of a multi-process server: spool recovery, queue manager, connection counts. */
+async function servePrimary(opts: { config?: string }, first: LoadedConfig, n: number): Promise<void> {
+  let loaded = first;
+  const logger = newLogger(loaded);
+  const spool = new Spool(loaded.config.get('queue_directory'));
+  const qmgr = new QueueManager(loaded.config, spool, logger);
+  await qmgr.start();
+  const counts = new LocalConnectionCounter();
+  // Workers accept on the shared sockets themselves: no hand-off through the primary.
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
+  let stopping = false;
+  const live = new Map<number, Worker>();
+  let readyOnce: (() => void) | undefined;
+  const ready = new Promise<void>((r) => { readyOnce = r; });
+  let readyCount = 0;
+  let addresses: { host: string; port: number; service: string }[] = [];
+
+  const fork = (index: number) => {
+    const w = cluster.fork({ MXGUARD_WORKER_INDEX: String(index) });
+    live.set(index, w);
+    w.on('message', (m: FromWorker) => {
+      switch (m.type) {
+        case 'ready':
+          addresses = m.addresses;
+          if (++readyCount === n) readyOnce?.();
+          break;
+        case 'queued': qmgr.notify(m.msg.envelope.id, m.msg); break;
+        case 'acquire': w.send({ type: 'acquired', seq: m.seq, count: counts.acquire(m.address) } satisfies ToWorker); break;
+        case 'release': counts.release(m.address); break;
+      }
+    });
+    w.on('exit', (code, signal) => {
+      live.delete(index);
+      if (stopping) return;
+      logger.line('master', `warning: worker ${index} (pid ${w.process.pid}) exited with ${signal ?? code}; starting a new one`);
+      setTimeout(() => { if (!stopping) fork(index); }, 500);
+    });
+  };
+  for (let i = 1; i <= n; i++) fork(i);
+  await ready;
+  const pidFile = writePidFile(loaded);
+  logger.line('master', `${listenLine(loaded, addresses)} with ${n} workers`);
+
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.line('master', `terminating on signal ${signal}`);
+    const deadline = loaded.config.time('mxguard_shutdown_timeout') * 1000;
+    const exits = [...live.values()].map((w) => new Promise<void>((r) => {
+      if (w.isDead()) return r();
+      w.once('exit', () => r());
+      w.process.kill('SIGTERM');
+      setTimeout(() => w.process.kill('SIGKILL'), deadline + 5000).unref();
+    }));
+    await Promise.all(exits);
     await qmgr.stop(Math.min(deadline, 10000));
     try { unlinkSync(pidFile); } catch { /* already gone */ }
     logger.close();
@@ -71,33 +227,60 @@ export async function serve(opts: { config?: string }): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGUSR1', () => { logger.line('qmgr', 'flush requested'); void qmgr.flush(); });
   process.on('SIGHUP', () => {
-    void (async () => {
-      let next: LoadedConfig;
-      try {
-        next = loadConfig({ dir: opts.config });
-        checkStartup(next);
-      } catch (e) {
-        logger.line('master', `warning: reload failed, keeping the running configuration: ${(e as Error).message}`);
-        return;
-      }
-      for (const w of next.warnings) logger.line('master', `warning: ${w.file ?? ''}${w.line ? `:${w.line}` : ''}: ${w.message}`);
-      const old = listeners;
-      // Old sessions finish on the old configuration; new connections get the new one.
-      await Promise.all(old.map((l) => l.stopAccepting()));
-      const fresh = next.listeners.map((spec) => new SmtpListener(spec, deps));
-      try {
-        for (const l of fresh) await l.listen();
-      } catch (e) {
-        logger.line('master', `warning: reload could not listen: ${(e as Error).message}; restoring the previous listeners`);
-        for (const l of fresh) void l.close(0);
-        listeners = old.map((l) => new SmtpListener(l.spec, deps));
-        for (const l of listeners) await l.listen().catch(() => {});
-        return;
-      }
-      listeners = fresh;
-      loaded = next;
-      qmgr.reconfigure(next.config);
-      logger.line('master', `reload -- version ${next.config.get('mail_version')}, configuration ${next.dir ?? '(embedded defaults)'}`);
-    })();
+    const next = reloadConfig(opts.config, logger);
+    if (!next) return;
+    loaded = next;
+    qmgr.reconfigure(next.config);
+    for (const w of live.values()) w.process.kill('SIGHUP');
+    logger.line('master', `reload -- version ${next.config.get('mail_version')}, configuration ${next.dir ?? '(embedded defaults)'}`);
   });
+}
+
+/** Connection counts kept by the primary, asked over IPC. */
+class PrimaryConnectionCounter implements ConnectionCounter {
+  private seq = 0;
+  private readonly waiting = new Map<number, (n: number) => void>();
+  constructor() {
+    process.on('message', (m: ToWorker) => {
+      if (m.type === 'acquired') { this.waiting.get(m.seq)?.(m.count); this.waiting.delete(m.seq); }
+    });
+  }
+  acquire(address: string): Promise<number> {
+    const seq = ++this.seq;
+    return new Promise((resolve) => {
+      this.waiting.set(seq, resolve);
+      process.send!({ type: 'acquire', seq, address } satisfies FromWorker);
+    });
+  }
+  release(address: string): void { process.send?.({ type: 'release', address } satisfies FromWorker); }
+}
+
+/** A worker: SMTP sessions only; the primary owns the queue. */
+async function serveWorker(opts: { config?: string }, first: LoadedConfig): Promise<void> {
+  setQueueIdWorker(Number(process.env.MXGUARD_WORKER_INDEX ?? 1));
+  const logger = newLogger(first);
+  const spool = new Spool(first.config.get('queue_directory'));
+  await spool.init();
+  const set = new ListenerSet({
+    counter: new PrimaryConnectionCounter(), logger, spool, passwd: newPasswd(first, logger),
+    onQueued: (m: QueuedMessage) => process.send!({ type: 'queued', msg: m } satisfies FromWorker),
+  });
+  await set.start(first);
+  process.send!({ type: 'ready', addresses: set.addresses() } satisfies FromWorker);
+  // Without its primary a worker must not keep the port: the queue would not be delivered.
+  process.on('disconnect', () => process.exit(1));
+  let stopping = false;
+  const shutdown = async () => {
+    if (stopping) return;
+    stopping = true;
+    await set.close(first.config.time('mxguard_shutdown_timeout') * 1000);
+    logger.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown());
+  process.on('SIGINT', () => { /* the primary decides; it sends SIGTERM */ });
+  process.on('SIGHUP', () => void (async () => {
+    const next = reloadConfig(opts.config, logger);
+    if (next) await set.replace(next, logger);
+  })());
 }

@@ -31,11 +31,18 @@ export class Config {
   isExplicit(name: string): boolean { return this.settings.has(name); }
   explicitNames(): string[] { return [...this.settings.keys()]; }
 
+  /** Expanded values: a Config never changes, so each is computed once (hot path of every session). */
+  private readonly expanded = new Map<string, string>();
+
   /** Expanded string value. Asking for an undeclared parameter is a programming error. */
   get(name: string): string {
+    const cached = this.expanded.get(name);
+    if (cached !== undefined) return cached;
     if (!catalogue.has(name) && !this.settings.has(name)) throw new Error(`parameter not in catalogue: ${name}`);
     try {
-      return expand(this.raw(name) ?? '', (n) => this.raw(n));
+      const v = expand(this.raw(name) ?? '', (n) => this.raw(n));
+      this.expanded.set(name, v);
+      return v;
     } catch (e) {
       const o = this.origin(name);
       if (e instanceof ConfigError) throw new ConfigError(`${name}: ${e.message}`, o?.file, o?.line);

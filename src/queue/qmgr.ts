@@ -17,7 +17,6 @@ import { resolveTransport } from '../delivery/transport.js';
 import type { DeliveryRequest, RecipientResult } from '../delivery/types.js';
 import { buildBounceMessage, isBounceable, type BounceRecipient } from './bounce.js';
 import type { DeliveryState, Envelope, QueuedMessage, Spool } from './spool.js';
-import { readFile } from 'node:fs/promises';
 
 /** Postfix's delay formatting: at most two decimals, no trailing zeros (`0.13`, `0.1`, `0`). */
 export function fmtDelay(sec: number): string {
@@ -59,7 +58,12 @@ export class QueueManager {
   /** Resumes everything in the spool: all that was acknowledged before a crash or restart. */
   async start(): Promise<void> {
     await this.spool.init();
-    const dropped = await this.spool.cleanIncoming();
+    let dropped = await this.spool.cleanIncoming();
+    // A file renamed into active/ whose contents never reached the disk (crash between the two)
+    // fails its trailer check: it was never acknowledged.
+    for (const id of await this.spool.list()) {
+      if (!(await this.spool.read(id))) { await this.spool.remove(id); dropped++; }
+    }
     if (dropped) this.log('qmgr', `warning: removed ${dropped} incomplete queue file(s) left by an interrupted session`);
     await this.scan(false);
     // queue_run_delay: periodic scan of the whole queue (picks up files queued by other processes).
@@ -86,11 +90,17 @@ export class QueueManager {
   /** SIGHUP: later attempts use the new configuration. */
   reconfigure(cfg: Config): void { this.cfg = cfg; }
 
+  /** Messages handed over in memory by the process that queued them (no read-back needed). */
+  private readonly fresh = new Map<string, QueuedMessage>();
+  private kickPending = false;
+
   /** A message was just queued: deliver it now. */
-  notify(id: string): void {
+  notify(id: string, msg?: QueuedMessage): void {
     if (this.stopped) return;
+    if (msg) this.fresh.set(id, msg);
     this.due.set(id, 0);
-    this.kick();
+    // Let the session finish its turn (its reply is on the wire) before delivery work starts.
+    if (!this.kickPending) { this.kickPending = true; setImmediate(() => { this.kickPending = false; this.kick(); }); }
   }
 
   /** `mxguard queue flush`: retry everything now. */
@@ -129,7 +139,9 @@ export class QueueManager {
 
   private async attempt(id: string): Promise<void> {
     const activated = Date.now();
-    const msg = await this.spool.read(id);
+    const handed = this.fresh.get(id);
+    this.fresh.delete(id);
+    const msg = handed ?? await this.spool.read(id);
     if (!msg) return; // deleted meanwhile (mxguard queue delete)
     const env = msg.envelope;
     const done = new Set(msg.state.done);
@@ -177,8 +189,8 @@ export class QueueManager {
     }
     if (bounced.length) await this.sendBounce(msg, bounced);
     if (done.size >= env.recipients.length) {
-      await this.spool.remove(id);
-      this.log('qmgr', `${id}: removed`);
+      // A message that was deleted meanwhile (mxguard queue delete) is not logged twice.
+      if (await this.spool.remove(id, msg.state.attempts > 0)) this.log('qmgr', `${id}: removed`);
       return;
     }
     // Postfix back-off: wait as long as the message is old, within the configured bounds.
@@ -243,8 +255,7 @@ export class QueueManager {
       return;
     }
     const limit = this.cfg.size('bounce_size_limit');
-    const full = await readFile(this.spool.activePath(env.id));
-    const original = full.subarray(msg.offset, limit > 0 ? msg.offset + limit + 1 : undefined);
+    const original = await this.spool.readMessage(msg, limit > 0 ? limit + 1 : Infinity);
     const host = this.cfg.get('myhostname');
     const body = buildBounceMessage({
       reportingMta: host, queueId: env.id, originalSender: env.sender, arrivalDate: new Date(env.arrival),
@@ -261,7 +272,7 @@ export class QueueManager {
     this.log('bounce', `${env.id}: sender non-delivery notification: ${w.envelope.id}`);
     const mid = /^Message-ID:[ \t]*(<[^>\r\n]*>)/im.exec(body.subarray(0, 4096).toString('latin1'))?.[1] ?? '';
     this.log('cleanup', `${w.envelope.id}: message-id=${mid}`);
-    this.notify(w.envelope.id);
+    this.notify(w.envelope.id, w.queued());
   }
 
   /** Stops scheduling; gives running deliveries `deadlineMs`, then aborts them. */

@@ -1,17 +1,30 @@
 /**
  * @module queue/spool
- * The durable spool. A message is written to `incoming/ID` while it arrives; on commit the file
- * is fsynced, renamed into `active/ID` and the directory is fsynced, and only then may the
- * session answer 250 (DESIGN.md "Durable before 250"). Directory fsyncs are shared: every
- * commit that arrives while one directory sync is in flight is covered by the next single sync
- * (group commit). What is left in `incoming/` after a crash was never acknowledged and is
- * removed at start-up; everything in `active/` is delivered.
+ * The durable spool. A queue file is opened in `incoming/` as soon as a transaction has its
+ * first recipient (as Postfix's cleanup does), so that opening costs nothing at DATA time.
+ * Small messages are kept in memory and written with one write(2). On commit the file gets a
+ * trailer that records its own length; then, in parallel, the file is fsynced and it is
+ * renamed into `active/` with a directory fsync. Only when both are done may the session
+ * answer 250 (DESIGN.md "Durable before 250"). Directory fsyncs are shared: every commit that
+ * arrives while one directory sync is in flight is covered by the next single sync (group
+ * commit). Because of the trailer, a file whose rename reached the disk before its contents
+ * (a crash between the two) is recognised as incomplete and dropped: it was never
+ * acknowledged. What is left in `incoming/` after a crash is removed at start-up; every
+ * complete file in `active/` is delivered.
  *
- * Queue file format: one line `MXQ1 <envelope JSON>\n`, then the message bytes exactly as
- * they will be delivered (CRLF line ends, not dot-stuffed). Delivery progress lives beside it
- * in `active/ID.state` (JSON, replaced atomically), so the message file is never rewritten.
+ * Queue file format: the message bytes exactly as they will be delivered (CRLF line ends, not
+ * dot-stuffed), then the envelope as JSON, then a 38-byte trailer
+ * `\nMXQ2 <message length, 16 hex> <envelope length, 8 hex>\n`. Delivery progress lives
+ * beside it in `active/ID.state` (JSON, replaced atomically); the queue file is never rewritten.
  */
-import { promises as fsp, constants as FS, createReadStream, type ReadStream } from 'node:fs';
+import { promises as fsp, constants as FS, createReadStream, fsync, open, close, write, unlink, rename, type ReadStream } from 'node:fs';
+import { promisify } from 'node:util';
+
+// The callback API is the cheapest way into the thread pool; the pool runs on the other core
+// while the event loop goes on with sessions (on small VMs a metadata syscall costs as much as
+// the round trip, so nothing is gained by making it synchronous).
+const openP = promisify(open), closeP = promisify(close), writeP = promisify(write);
+const unlinkP = promisify(unlink), renameP = promisify(rename);
 import { join } from 'node:path';
 import { newQueueId, QUEUE_ID_RE } from './queue-id.js';
 
@@ -40,7 +53,16 @@ export interface DeliveryState {
   readonly reasons?: Readonly<Record<string, string>>;
 }
 
-const MAGIC = 'MXQ1 ';
+const TRAILER_LEN = 38;
+
+function trailer(msgLen: number, envLen: number): Buffer {
+  return Buffer.from(`\nMXQ2 ${msgLen.toString(16).padStart(16, '0')} ${envLen.toString(16).padStart(8, '0')}\n`, 'latin1');
+}
+
+/** fsync(2) in the thread pool, so that a slow disk never blocks the event loop. */
+function fsyncAsync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsync(fd, (e) => (e ? reject(e) : resolve())));
+}
 
 /** Batches fsyncs of one directory: callers that arrive during a sync share the next one. */
 class DirSyncer {
@@ -58,45 +80,71 @@ class DirSyncer {
 
   private async run(): Promise<void> {
     try {
-      const fh = await fsp.open(this.dir, FS.O_RDONLY);
-      try { await fh.sync(); } finally { await fh.close(); }
+      const fd = await openP(this.dir, FS.O_RDONLY);
+      try { await fsyncAsync(fd); } finally { await closeP(fd); }
     } finally {
       this.inFlight = undefined;
     }
   }
 }
 
+/** Messages up to this size are kept in memory and written with one write(2) at commit. */
+const BUFFER_LIMIT = 256 * 1024;
+
+/** A queue file being written; small messages reach the file in one write(2) at commit. */
 export class SpoolWriter {
   private closed = false;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** Message bytes written so far. */
   size = 0;
-  constructor(readonly envelope: Envelope, private readonly fh: fsp.FileHandle, private readonly spool: Spool, private readonly headerBytes: number) {}
+  constructor(public envelope: Envelope, private readonly fd: number, private readonly spool: Spool) {}
 
   async write(chunk: Buffer): Promise<void> {
     this.size += chunk.length;
-    let off = 0;
-    while (off < chunk.length) {
-      const { bytesWritten } = await this.fh.write(chunk, off);
-      off += bytesWritten;
-    }
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.pendingBytes >= BUFFER_LIMIT) await this.drain();
   }
 
-  /** Makes the message durable; resolves only when file and directory entry are on disk. */
-  async commit(): Promise<void> {
+  private async drain(): Promise<void> {
+    if (!this.pendingBytes) return;
+    const buf = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
+    this.pending = []; this.pendingBytes = 0;
+    let off = 0;
+    while (off < buf.length) off += (await writeP(this.fd, buf, off, buf.length - off, null)).bytesWritten;
+  }
+
+  /**
+   * Makes the message durable under its final envelope; resolves only when the file's
+   * contents and its directory entry in active/ are on disk.
+   */
+  async commit(envelope: Envelope = this.envelope): Promise<void> {
+    this.envelope = envelope;
     this.closed = true;
-    await this.fh.sync();
-    await this.fh.close();
-    await this.spool.publish(this.envelope.id);
+    const env = Buffer.from(JSON.stringify(envelope), 'utf8');
+    this.pending.push(env, trailer(this.size, env.length));
+    this.pendingBytes += env.length + TRAILER_LEN;
+    try {
+      await this.drain();
+      await Promise.all([fsyncAsync(this.fd), this.spool.publish(envelope.id)]);
+    } finally {
+      await closeP(this.fd).catch(() => {});
+    }
   }
 
   async abort(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.fh.close().catch(() => {});
-    await fsp.unlink(this.spool.incomingPath(this.envelope.id)).catch(() => {});
+    this.pending = [];
+    await closeP(this.fd).catch(() => {});
+    await unlinkP(this.spool.incomingPath(this.envelope.id)).catch(() => {});
   }
 
-  get messageSize(): number { return this.size; }
-  get envelopeBytes(): number { return this.headerBytes; }
+  /** What the queue manager needs to deliver the committed message without reading it back. */
+  queued(): QueuedMessage {
+    return { envelope: this.envelope, state: { done: [], attempts: 0, nextAttempt: 0 }, offset: 0, size: this.size };
+  }
 }
 
 export interface QueuedMessage {
@@ -127,29 +175,27 @@ export class Spool {
   activePath(id: string): string { return join(this.activeDir, id); }
   statePath(id: string): string { return join(this.activeDir, `${id}.state`); }
 
-  /** Starts a new queue file; `id` is kept if given and free, else a fresh one is drawn. */
+  /** Opens a new queue file; `id` is kept if given and free, else a fresh one is drawn. */
   async create(env: Omit<Envelope, 'id'>, preferredId?: string): Promise<SpoolWriter> {
     for (let attempt = 0; attempt < 20; attempt++) {
       const id = attempt === 0 && preferredId ? preferredId : newQueueId();
-      let fh: fsp.FileHandle;
+      // Ids are unique over far more than a queue lifetime (queue-id.ts), so an id cannot still be
+      // in active/ here; O_EXCL guards against a clash with a session of this very moment.
+      let fd: number;
       try {
-        fh = await fsp.open(this.incomingPath(id), FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL, 0o600);
+        fd = await openP(this.incomingPath(id), FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL, 0o600);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue;
         throw e;
       }
-      try { await fsp.access(this.activePath(id)); await fh.close(); await fsp.unlink(this.incomingPath(id)); continue; } catch { /* free */ }
-      const envelope: Envelope = { ...env, id };
-      const header = Buffer.from(MAGIC + JSON.stringify(envelope) + '\n');
-      await fh.write(header);
-      return new SpoolWriter(envelope, fh, this, header.length);
+      return new SpoolWriter({ ...env, id }, fd, this);
     }
     throw new Error('could not allocate a queue id');
   }
 
   /** incoming → active, then one shared directory sync. */
   async publish(id: string): Promise<void> {
-    await fsp.rename(this.incomingPath(id), this.activePath(id));
+    await renameP(this.incomingPath(id), this.activePath(id));
     await this.activeSync.sync();
   }
 
@@ -170,19 +216,41 @@ export class Spool {
     return names.filter((n) => QUEUE_ID_RE.test(n)).sort();
   }
 
+  /** A complete queued message, or undefined when there is none (or it is incomplete). */
   async read(id: string): Promise<QueuedMessage | undefined> {
     if (!QUEUE_ID_RE.test(id)) return undefined;
     let fh: fsp.FileHandle;
     try { fh = await fsp.open(this.activePath(id), 'r'); } catch { return undefined; }
     try {
       const st = await fh.stat();
-      const head = Buffer.alloc(Math.min(st.size, 65536));
-      await fh.read(head, 0, head.length, 0);
-      const nl = head.indexOf(10);
-      if (!head.subarray(0, MAGIC.length).equals(Buffer.from(MAGIC)) || nl < 0) throw new Error(`queue file ${id}: bad format`);
-      const envelope = JSON.parse(head.subarray(MAGIC.length, nl).toString('utf8')) as Envelope;
+      if (st.size < TRAILER_LEN) return undefined;
+      const t = Buffer.alloc(TRAILER_LEN);
+      await fh.read(t, 0, TRAILER_LEN, st.size - TRAILER_LEN);
+      const m = /^\nMXQ2 ([0-9a-f]{16}) ([0-9a-f]{8})\n$/.exec(t.toString('latin1'));
+      if (!m) return undefined;
+      const msgLen = parseInt(m[1]!, 16), envLen = parseInt(m[2]!, 16);
+      if (msgLen + envLen + TRAILER_LEN !== st.size) return undefined;
+      const envBuf = Buffer.alloc(envLen);
+      await fh.read(envBuf, 0, envLen, msgLen);
+      const envelope = JSON.parse(envBuf.toString('utf8')) as Envelope;
+      if (envelope.id !== id) return undefined;
       const state = await this.readState(id);
-      return { envelope, state, offset: nl + 1, size: st.size - nl - 1 };
+      return { envelope, state, offset: 0, size: msgLen };
+    } catch {
+      return undefined;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** The message bytes of a queued message. */
+  async readMessage(m: QueuedMessage, limit = Infinity): Promise<Buffer> {
+    const fh = await fsp.open(this.activePath(m.envelope.id), 'r');
+    try {
+      const len = Math.min(m.size, limit);
+      const b = Buffer.alloc(len);
+      await fh.read(b, 0, len, m.offset);
+      return b;
     } finally {
       await fh.close();
     }
@@ -205,15 +273,15 @@ export class Spool {
   }
 
   openMessage(m: QueuedMessage): ReadStream {
-    return createReadStream(this.activePath(m.envelope.id), { start: m.offset });
+    return createReadStream(this.activePath(m.envelope.id), { start: m.offset, end: m.offset + m.size - 1 });
   }
 
   /** Deletes a message and its state; true when it existed. */
-  async remove(id: string): Promise<boolean> {
+  async remove(id: string, hasState = true): Promise<boolean> {
     if (!QUEUE_ID_RE.test(id)) return false;
     let existed = true;
-    await fsp.unlink(this.activePath(id)).catch(() => { existed = false; });
-    await fsp.unlink(this.statePath(id)).catch(() => {});
+    await unlinkP(this.activePath(id)).catch(() => { existed = false; });
+    if (hasState) await unlinkP(this.statePath(id)).catch(() => {});
     return existed;
   }
 }

@@ -11,18 +11,39 @@ import type { ListenerSpec } from '../config/load.js';
 import { ConfigError } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { namaddr } from '../log/logger.js';
-import type { Spool } from '../queue/spool.js';
+import type { QueuedMessage, Spool } from '../queue/spool.js';
 import type { PasswdFile } from '../auth/passwd.js';
 import { NetworkList } from '../engine/networks.js';
 import { lookupClientName } from './client-name.js';
 import { Session } from './session.js';
 import { renderReply, reply } from './reply.js';
 
+/** Open sessions per client address (anvil(8)'s connection count), shared by all listeners of a process or, with workers, kept by the primary. */
+export interface ConnectionCounter {
+  /** Counts a new session; resolves to the number of sessions of this address including it. */
+  acquire(address: string): number | Promise<number>;
+  release(address: string): void;
+}
+
+export class LocalConnectionCounter implements ConnectionCounter {
+  private readonly counts = new Map<string, number>();
+  acquire(address: string): number {
+    const n = (this.counts.get(address) ?? 0) + 1;
+    this.counts.set(address, n);
+    return n;
+  }
+  release(address: string): void {
+    const left = (this.counts.get(address) ?? 1) - 1;
+    if (left <= 0) this.counts.delete(address); else this.counts.set(address, left);
+  }
+}
+
 export interface ListenerDeps {
+  readonly counter: ConnectionCounter;
   readonly logger: Logger;
   readonly spool: Spool;
   readonly passwd: PasswdFile;
-  readonly onQueued: (id: string) => void;
+  readonly onQueued: (msg: QueuedMessage) => void;
 }
 
 /** Builds the TLS context of a service, or undefined when it has no certificate. */
@@ -51,7 +72,6 @@ export function tlsContextFor(spec: ListenerSpec): SecureContext | undefined {
 export class SmtpListener {
   private server: Server | undefined;
   private readonly sessions = new Set<Session>();
-  private readonly perClient = new Map<string, number>();
   private readonly tlsContext: SecureContext | undefined;
   private readonly exceptions: NetworkList;
   private stopping = false;
@@ -85,15 +105,15 @@ export class SmtpListener {
     const cfg = this.spec.config;
     const address = (socket.remoteAddress ?? '0.0.0.0').replace(/^::ffff:(?=\d+\.)/, '');
     const port = socket.remotePort ?? 0;
-    const n = (this.perClient.get(address) ?? 0) + 1;
-    this.perClient.set(address, n);
-    const release = () => {
-      const left = (this.perClient.get(address) ?? 1) - 1;
-      if (left <= 0) this.perClient.delete(address); else this.perClient.set(address, left);
-    };
-    socket.once('close', release);
-    const name = cfg.bool('smtpd_peername_lookup') ? await lookupClientName(address, cfg.time('mxguard_peername_timeout') * 1000) : 'unknown';
     const limit = cfg.int('smtpd_client_connection_count_limit');
+    // Counting costs an IPC round trip with workers: only when a limit is set.
+    let n = 0;
+    if (limit > 0) {
+      n = await this.deps.counter.acquire(address);
+      if (socket.destroyed) { this.deps.counter.release(address); return; }
+      socket.once('close', () => this.deps.counter.release(address));
+    }
+    const name = cfg.bool('smtpd_peername_lookup') ? await lookupClientName(address, cfg.time('mxguard_peername_timeout') * 1000) : 'unknown';
     if (limit > 0 && n > limit && !this.exceptions.matches(address)) {
       // anvil(8) concurrency limit: Postfix's wording and log line.
       const host = cfg.get('myhostname');

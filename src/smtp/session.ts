@@ -13,10 +13,10 @@ import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Config } from '../config/config.js';
 import type { ClientInfo, TransactionContext } from '../engine/types.js';
-import { evaluateRcpt } from '../engine/index.js';
+import { evaluateRcpt, evaluateStage } from '../engine/index.js';
 import type { PasswdFile } from '../auth/passwd.js';
 import { namaddr, type Logger } from '../log/logger.js';
-import type { Spool, SpoolWriter } from '../queue/spool.js';
+import type { QueuedMessage, Spool, SpoolWriter } from '../queue/spool.js';
 import { newQueueId } from '../queue/queue-id.js';
 import { parseMailFrom, parseRcptTo } from './address.js';
 import { InputReader, type BdatState, type DataFlags } from './reader.js';
@@ -33,7 +33,7 @@ export interface SessionDeps {
   readonly tlsContext?: SecureContext;
   /** The socket is already TLS (smtpd_tls_wrappermode). */
   readonly implicitTls: boolean;
-  readonly onQueued: (id: string) => void;
+  readonly onQueued: (msg: QueuedMessage) => void;
 }
 
 type Verb = 'HELO' | 'EHLO' | 'STARTTLS' | 'AUTH' | 'MAIL' | 'RCPT' | 'DATA' | 'BDAT' | 'RSET' | 'NOOP' | 'VRFY' | 'ETRN' | 'QUIT';
@@ -58,6 +58,8 @@ interface Transaction {
   recipients: { address: string; orig?: string }[];
   rcptTotal: number;
   queueId?: string;
+  /** The queue file, opened at the first accepted recipient (so DATA does not wait for it). */
+  writer?: Promise<SpoolWriter>;
   bdat?: { writer?: SpoolWriter; state: BdatState; failed?: Reply; size: number; headers: HeaderScan };
 }
 
@@ -308,8 +310,8 @@ export class Session {
   private resetTransaction() { void this.abortTransaction(); this.tx = undefined; }
 
   private async abortTransaction() {
-    const w = this.tx?.bdat?.writer;
-    if (w) await w.abort();
+    const w = this.tx?.writer;
+    if (w) await w.then((x) => x.abort(), () => {});
   }
 
   private rejectLogTail(recipient?: string, tx: Transaction | undefined = this.tx): string {
@@ -322,6 +324,18 @@ export class Session {
     return t.join(' ');
   }
 
+  /**
+   * Runs a stage's restriction list (smtpd_delay_reject = no for client/helo/sender; data and
+   * end_of_data always); a reject is logged as Postfix logs it and returned for the reply.
+   */
+  private async stageReject(stage: 'helo' | 'mail' | 'data' | 'eod', where: string, ctx: TransactionContext, recipient?: string): Promise<Reply | undefined> {
+    const d = await evaluateStage(stage, ctx);
+    if (d.action !== 'reject' || !d.reply) return undefined;
+    const tx = stage === 'mail' ? { sender: ctx.sender ?? '', smtputf8: false, recipients: [], rcptTotal: 0 } : this.tx;
+    this.log(`${this.tx?.queueId ?? 'NOQUEUE'}: reject: ${where} from ${this.clientLog}: ${replyLine(d.reply)}; ${this.rejectLogTail(recipient, tx)}`);
+    return d.reply;
+  }
+
   // ---- verbs --------------------------------------------------------------------------
 
   async helloCmd(arg: string, extended: boolean): Promise<void> {
@@ -332,6 +346,8 @@ export class Session {
       return;
     }
     this.resetTransaction();
+    const rejected = await this.stageReject('helo', extended ? 'EHLO' : 'HELO', { ...this.context('helo'), helo: arg.trim(), protocol: extended ? 'ESMTP' : 'SMTP' });
+    if (rejected) { this.count(name, false); await this.fail(rejected); return; }
     this.helo = arg.trim();
     this.esmtp = extended;
     this.count(name, true);
@@ -484,6 +500,8 @@ export class Session {
           return fail(reply(555, '5.4', `Unsupported option: ${k}`));
       }
     }
+    const rejected = await this.stageReject('mail', 'MAIL', { ...this.context('mail'), sender: parsed.address });
+    if (rejected) return fail(rejected);
     this.tx = { sender: parsed.address, smtputf8: smtputf8Param, body, declaredSize, recipients: [], rcptTotal: 0 };
     this.count('mail', true);
     this.send(reply(250, '1.0', 'Ok'));
@@ -516,6 +534,9 @@ export class Session {
     if (!this.tx.queueId) {
       // Postfix opens the queue file at the first accepted recipient and logs client= then.
       this.tx.queueId = newQueueId();
+      const tx = this.tx;
+      tx.writer = this.deps.spool.create({ sender: tx.sender, recipients: [], arrival: Date.now() }, tx.queueId);
+      tx.writer.then((w) => { tx.queueId = w.envelope.id; }, () => {});
       const extra = this.sasl ? `, sasl_method=${this.sasl.method}, sasl_username=${this.sasl.username}` : '';
       this.log(`${this.tx.queueId}: client=${this.clientLog}${extra}`);
     }
@@ -528,10 +549,13 @@ export class Session {
   /** Starts the queue file and writes the Received: header (RFC 5321 §4.4). */
   private async openMessage(): Promise<SpoolWriter> {
     const tx = this.tx!;
-    const writer = await this.deps.spool.create({
+    const env = {
       sender: tx.sender, recipients: tx.recipients, arrival: Date.now(), client: this.clientLog,
       helo: this.helo, saslUsername: this.sasl?.username, smtputf8: tx.smtputf8, body: tx.body,
-    }, tx.queueId);
+    };
+    tx.writer ??= this.deps.spool.create(env, tx.queueId);
+    const writer = await tx.writer;
+    writer.envelope = { ...env, id: writer.envelope.id };
     tx.queueId = writer.envelope.id;
     await writer.write(Buffer.from(receivedHeader({
       helo: this.helo, client: this.client, myhostname: this.host, mailName: this.cfg.get('mail_name'),
@@ -549,6 +573,8 @@ export class Session {
     if (!this.tx) return fail(reply(503, '5.1', 'Error: need RCPT command'));
     if (this.tx.bdat) return fail(reply(503, '5.1', 'Error: DATA after BDAT'));
     if (this.tx.recipients.length === 0) return fail(reply(554, '5.1', 'Error: no valid recipients'));
+    const rejected = await this.stageReject('data', 'DATA', this.context('data'), this.tx.recipients[0]?.address);
+    if (rejected) return fail(rejected);
     let writer: SpoolWriter;
     try { writer = await this.openMessage(); } catch (e) { return this.queueError(e, fail); }
     this.send(reply(354, undefined, 'End data with <CR><LF>.<CR><LF>'));
@@ -598,6 +624,12 @@ export class Session {
       await this.fail(bad);
       return;
     }
+    if (!writeError) {
+      this.tx = tx;
+      const rejected = await this.stageReject('eod', 'END-OF-MESSAGE', this.context('eod'), tx.recipients[0]?.address);
+      this.tx = undefined;
+      if (rejected) { await writer.abort(); this.count(cmd, false); await this.fail(rejected); return; }
+    }
     if (writeError) { await writer.abort(); return this.queueError(writeError, async (r) => { this.count(cmd, false); await this.fail(r); }); }
     try {
       await writer.commit();
@@ -611,7 +643,8 @@ export class Session {
     this.errorCount = 0; this.junkCount = 0;
     this.count(cmd, true);
     this.send(reply(250, '0.0', `Ok: queued as ${id}`));
-    this.deps.onQueued(id);
+    this.flush(); // the client waits for this reply; delivery can start after it is out
+    this.deps.onQueued(writer.queued());
   }
 
   private async queueError(e: unknown, fail: (r: Reply) => Promise<void>) {

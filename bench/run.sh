@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Durable-acceptance benchmark: mxguard side by side with Postfix, Haraka and smtp-sink.
+#   bench/run.sh [MSGS]        (needs: ../shared/bench/anchors.sh setup && ... start)
+# Every message is a new connection, 2 KB, one recipient (smtp-source), at 1 and 20 sessions.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+msgs=${1:-5000}
+export MXG_BENCH_DIR=${MXG_BENCH_DIR:-/tmp/mxg-bench}
+rm -rf "$MXG_BENCH_DIR"; mkdir -p "$MXG_BENCH_DIR"
+sed "s#\${MXG_BENCH_DIR}#$MXG_BENCH_DIR#g" "$here/gateway/main.cf" >"$MXG_BENCH_DIR/main.cf"
+cp "$here/gateway/master.cf" "$MXG_BENCH_DIR/master.cf"
+[ -n "${MXG_WORKERS:-}" ] && echo "mxguard_workers = $MXG_WORKERS" >>"$MXG_BENCH_DIR/main.cf"
+node "$here/../dist/src/cli/main.js" serve --config "$MXG_BENCH_DIR" 2>"$MXG_BENCH_DIR/stderr" &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/12530) 2>/dev/null && break; sleep 0.1; done
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem/{print $2}') GiB, $(uname -r); node $(node --version); $(date -u +%F)"
+bash "$here/../../shared/bench/anchors.sh" compare 12530 "$msgs"
+echo "acknowledged by mxguard: $(grep -c 'status=sent' "$MXG_BENCH_DIR/maillog" || true) delivered of $(grep -c 'queued as\|: client=' "$MXG_BENCH_DIR/maillog" || true) sessions with a queue id"
