@@ -46,8 +46,10 @@ export interface ListenerDeps {
   readonly onQueued: (msg: QueuedMessage) => void;
 }
 
+export interface TlsMaterial { readonly context: SecureContext; readonly options: { cert: Buffer; key: Buffer; minVersion: 'TLSv1' | 'TLSv1.2' | 'TLSv1.3' } }
+
 /** Builds the TLS context of a service, or undefined when it has no certificate. */
-export function tlsContextFor(spec: ListenerSpec): SecureContext | undefined {
+export function tlsContextFor(spec: ListenerSpec): TlsMaterial | undefined {
   const cfg = spec.config;
   const cert = cfg.get('smtpd_tls_cert_file');
   const level = cfg.get('smtpd_tls_security_level').toLowerCase();
@@ -63,21 +65,25 @@ export function tlsContextFor(spec: ListenerSpec): SecureContext | undefined {
   const protos = cfg.get('smtpd_tls_protocols');
   const minVersion = /TLSv1\.3/.test(protos) && />=\s*TLSv1\.3/.test(protos) ? 'TLSv1.3' : />=\s*TLSv1\.2|!TLSv1\.1/.test(protos) ? 'TLSv1.2' : 'TLSv1';
   try {
-    return createSecureContext({ cert: certPem, key: keyPem, minVersion });
+    const options = { cert: certPem, key: keyPem, minVersion } as const;
+    return { context: createSecureContext(options), options };
   } catch (e) {
     throw new ConfigError(`TLS certificate or key unusable (${cert}, ${keyFile}): ${(e as Error).message}`);
   }
 }
 
+/** A TLS handshake must finish within smtpd_timeout (smtpd_starttls_timeout in Postfix). */
+const handshakeTimeout = (spec: ListenerSpec) => spec.config.time('smtpd_timeout') * 1000;
+
 export class SmtpListener {
   private server: Server | undefined;
   private readonly sessions = new Set<Session>();
-  private readonly tlsContext: SecureContext | undefined;
+  private readonly tls: TlsMaterial | undefined;
   private readonly exceptions: NetworkList;
   private stopping = false;
 
   constructor(readonly spec: ListenerSpec, private readonly deps: ListenerDeps) {
-    this.tlsContext = tlsContextFor(spec);
+    this.tls = tlsContextFor(spec);
     this.exceptions = new NetworkList(spec.config.list('smtpd_client_event_limit_exceptions'));
   }
 
@@ -90,7 +96,7 @@ export class SmtpListener {
     const wrapper = this.spec.config.bool('smtpd_tls_wrappermode');
     const onConn = (s: Socket) => { void this.accept(s, wrapper); };
     this.server = wrapper
-      ? createTlsServer({ secureContext: this.tlsContext }, onConn)
+      ? createTlsServer({ ...this.tls!.options, handshakeTimeout: handshakeTimeout(this.spec) }, onConn)
       : createServer({ noDelay: true }, onConn);
     if (wrapper) this.server.on('tlsClientError', () => { /* failed handshakes are not sessions */ });
     await new Promise<void>((resolve, reject) => {
@@ -124,7 +130,7 @@ export class SmtpListener {
     }
     const session = new Session(socket, { address, port, name, reverseName: name }, {
       config: cfg, service: this.spec.service, logger: this.deps.logger, spool: this.deps.spool,
-      passwd: this.deps.passwd, tlsContext: this.tlsContext, implicitTls: implicitTls && (socket as TLSSocket).encrypted === true,
+      passwd: this.deps.passwd, tlsContext: this.tls?.context, implicitTls: implicitTls && (socket as TLSSocket).encrypted === true,
       onQueued: this.deps.onQueued,
     });
     this.sessions.add(session);
