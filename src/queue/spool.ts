@@ -13,7 +13,7 @@
  * complete file in `active/` is delivered.
  *
  * Queue file format: the message bytes exactly as they will be delivered (CRLF line ends, not
- * dot-stuffed), then the envelope as JSON, then a 38-byte trailer
+ * dot-stuffed), then the envelope as JSON, then a 32-byte trailer
  * `\nMXQ2 <message length, 16 hex> <envelope length, 8 hex>\n`. Delivery progress lives
  * beside it in `active/ID.state` (JSON, replaced atomically); the queue file is never rewritten.
  */
@@ -53,11 +53,11 @@ export interface DeliveryState {
   readonly reasons?: Readonly<Record<string, string>>;
 }
 
-const TRAILER_LEN = 38;
-
 function trailer(msgLen: number, envLen: number): Buffer {
   return Buffer.from(`\nMXQ2 ${msgLen.toString(16).padStart(16, '0')} ${envLen.toString(16).padStart(8, '0')}\n`, 'latin1');
 }
+
+const TRAILER_LEN = trailer(0, 0).length;
 
 /** fsync(2) in the thread pool, so that a slow disk never blocks the event loop. */
 function fsyncAsync(fd: number): Promise<void> {
@@ -66,6 +66,8 @@ function fsyncAsync(fd: number): Promise<void> {
 
 /** Batches fsyncs of one directory: callers that arrive during a sync share the next one. */
 class DirSyncer {
+  /** Directory fsyncs made so far (a commit that shared one did not add any). */
+  count = 0;
   private inFlight: Promise<void> | undefined;
   private next: Promise<void> | undefined;
   constructor(private readonly dir: string) {}
@@ -79,6 +81,7 @@ class DirSyncer {
   }
 
   private async run(): Promise<void> {
+    this.count++;
     try {
       const fd = await openP(this.dir, FS.O_RDONLY);
       try { await fsyncAsync(fd); } finally { await closeP(fd); }
@@ -170,6 +173,9 @@ export class Spool {
     await fsp.mkdir(this.incomingDir, { recursive: true, mode: 0o700 });
     await fsp.mkdir(this.activeDir, { recursive: true, mode: 0o700 });
   }
+
+  /** Directory fsyncs of active/ so far: fewer than commits when sessions share them. */
+  get directorySyncs(): number { return this.activeSync.count; }
 
   incomingPath(id: string): string { return join(this.incomingDir, id); }
   activePath(id: string): string { return join(this.activeDir, id); }
