@@ -78,7 +78,7 @@ export class QueueManager {
     const seen = new Set(ids);
     for (const id of [...this.due.keys()]) if (!seen.has(id) && !this.running.has(id)) this.due.delete(id);
     for (const id of ids) {
-      if (this.running.has(id)) continue;
+      if (this.running.has(id) || this.fresh.has(id) || this.finished.has(id)) continue;
       if (now || !this.due.has(id)) {
         const st = now ? undefined : await this.spool.readState(id);
         this.due.set(id, st ? st.nextAttempt : 0);
@@ -93,10 +93,18 @@ export class QueueManager {
   /** Messages handed over in memory by the process that queued them (no read-back needed). */
   private readonly fresh = new Map<string, QueuedMessage>();
   private kickPending = false;
+  /** Recently finished ids (bounded), so that a late hand-over cannot deliver a message twice. */
+  private readonly finished = new Set<string>();
+
+  private markFinished(id: string) {
+    this.finished.add(id);
+    if (this.finished.size > 10000) this.finished.delete(this.finished.values().next().value!);
+  }
 
   /** A message was just queued: deliver it now. */
   notify(id: string, msg?: QueuedMessage): void {
-    if (this.stopped) return;
+    // A periodic scan may have found and finished the file before this hand-over arrived.
+    if (this.stopped || this.finished.has(id)) return;
     if (msg) this.fresh.set(id, msg);
     this.due.set(id, 0);
     // Let the session finish its turn (its reply is on the wire) before delivery work starts.
@@ -191,6 +199,7 @@ export class QueueManager {
     if (done.size >= env.recipients.length) {
       // A message that was deleted meanwhile (mxguard queue delete) is not logged twice.
       if (await this.spool.remove(id, msg.state.attempts > 0)) this.log('qmgr', `${id}: removed`);
+      this.markFinished(id);
       return;
     }
     // Postfix back-off: wait as long as the message is old, within the configured bounds.

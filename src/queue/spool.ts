@@ -80,11 +80,14 @@ class DirSyncer {
     return this.next;
   }
 
+  /** The directory stays open: a sync is then a single fsync(2), not open+fsync+close. */
+  private fd: number | undefined;
+
   private async run(): Promise<void> {
     this.count++;
     try {
-      const fd = await openP(this.dir, FS.O_RDONLY);
-      try { await fsyncAsync(fd); } finally { await closeP(fd); }
+      this.fd ??= await openP(this.dir, FS.O_RDONLY);
+      await fsyncAsync(this.fd);
     } finally {
       this.inFlight = undefined;
     }
@@ -120,7 +123,9 @@ export class SpoolWriter {
 
   /**
    * Makes the message durable under its final envelope; resolves only when the file's
-   * contents and its directory entry in active/ are on disk.
+   * contents and its directory entry in active/ are on disk. The file is opened with O_DSYNC,
+   * so the last write returns only once its data is on disk (write and fdatasync in one step);
+   * the rename and the directory sync run at the same time, which the trailer makes safe.
    */
   async commit(envelope: Envelope = this.envelope): Promise<void> {
     this.envelope = envelope;
@@ -129,11 +134,14 @@ export class SpoolWriter {
     this.pending.push(env, trailer(this.size, env.length));
     this.pendingBytes += env.length + TRAILER_LEN;
     try {
-      await this.drain();
-      await Promise.all([fsyncAsync(this.fd), this.spool.publish(envelope.id)]);
-    } finally {
+      await Promise.all([this.drain(), this.spool.publish(envelope.id)]);
+    } catch (e) {
       await closeP(this.fd).catch(() => {});
+      // Not acknowledged: take it out of active/ again if the rename got there.
+      await unlinkP(this.spool.activePath(envelope.id)).catch(() => {});
+      throw e;
     }
+    close(this.fd, () => { /* the data is already durable */ });
   }
 
   async abort(): Promise<void> {
@@ -189,7 +197,7 @@ export class Spool {
       // in active/ here; O_EXCL guards against a clash with a session of this very moment.
       let fd: number;
       try {
-        fd = await openP(this.incomingPath(id), FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL, 0o600);
+        fd = await openP(this.incomingPath(id), FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL | FS.O_DSYNC, 0o600);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue;
         throw e;

@@ -192,7 +192,7 @@ test('nodemailer: implicit TLS on a second master.cf service (-o smtpd_tls_wrapp
     '  -o syslog_name=postfix/smtps',
     '',
   ].join('\n'));
-  await gw.waitLog(new RegExp(`daemon started .* listening on 127\\.0\\.0\\.1:${smtpsPort} `));
+  await gw.waitLog(new RegExp(`daemon started .* listening on .*127\\.0\\.0\\.1:${smtpsPort}\\b`));
   const transport = createTransport({ ...nodemailerOptions(certFile), port: smtpsPort, secure: true });
   t.after(() => transport.close());
   const tok = token('nm-smtps');
