@@ -107,7 +107,7 @@ export async function startPostfix(t: TestContext, opts: PostfixOptions): Promis
   const why = missing();
   if (why) {
     if (process.env.MXGUARD_REQUIRE_SYSTEM_DEPS) throw new Error(`MXGUARD_REQUIRE_SYSTEM_DEPS is set but ${why}`);
-    console.log(`# skipped: ${why}`);
+    console.log(`skipped (${t.name}): ${why}`);
     t.skip(why);
     return undefined;
   }
@@ -183,7 +183,6 @@ export async function startPostfix(t: TestContext, opts: PostfixOptions): Promis
     };
     writeFileSync(join(configDir, 'main.cf'), Object.entries(main).map(([k, v]) => `${k} = ${v}`).join('\n') + '\n');
     writeFileSync(join(configDir, 'master.cf'), masterCf(port));
-    postfixCmd(['-c', configDir, 'set-permissions']);
     const r = postfixCmd(['-c', configDir, 'start']);
     if (r.code === 0) {
       started = true;

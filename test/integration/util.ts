@@ -3,10 +3,10 @@
  * when MXGUARD_REQUIRE_SYSTEM_DEPS is set), child processes with a timeout, bounded waits,
  * Maildir reading, and a short SMTP conversation on the raw test client.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { accessSync, appendFileSync, constants as fsConstants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import type { Gateway } from '../helpers/gateway.js';
@@ -17,11 +17,13 @@ import { SmtpTestClient, type WireReply } from '../helpers/smtp-client.js';
  * reason (return at once), or fails when MXGUARD_REQUIRE_SYSTEM_DEPS is set.
  */
 export function needTools(t: TestContext, ...tools: string[]): boolean {
-  const missing = tools.filter((tool) => spawnSync('sh', ['-c', `command -v "$1"`, 'sh', tool], { stdio: 'ignore' }).status !== 0);
+  const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
+  const onPath = (tool: string) => dirs.some((d) => { try { accessSync(join(d, tool), fsConstants.X_OK); return true; } catch { return false; } });
+  const missing = tools.filter((tool) => !onPath(tool));
   if (!missing.length) return true;
   const why = `${missing.join(', ')} not installed`;
   if (process.env.MXGUARD_REQUIRE_SYSTEM_DEPS) throw new Error(`MXGUARD_REQUIRE_SYSTEM_DEPS is set but ${why}`);
-  console.log(`# skipped: ${why}`);
+  console.log(`skipped (${t.name}): ${why}`);
   t.skip(why);
   return false;
 }
