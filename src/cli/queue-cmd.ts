@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../log/logger.js';
-import { Spool } from '../queue/spool.js';
+import { Spool, type QueuedMessage } from '../queue/spool.js';
+import { markDone, pendingRecords, type SegmentRecord } from '../queue/segment.js';
 import { QUEUE_ID_RE } from '../queue/queue-id.js';
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -23,15 +24,30 @@ function open(dir?: string) {
   return { config, spool: new Spool(config.get('queue_directory')) };
 }
 
+/** Every queued message: queue files, and group-commit records whose first delivery is pending. */
+async function allMessages(spool: Spool): Promise<(QueuedMessage & { record?: SegmentRecord })[]> {
+  const out: (QueuedMessage & { record?: SegmentRecord })[] = [];
+  const seen = new Set<string>();
+  for (const id of await spool.list()) {
+    const m = await spool.read(id);
+    if (m) { out.push(m); seen.add(id); }
+  }
+  for (const r of pendingRecords(spool.segmentDir)) {
+    if (seen.has(r.id)) continue;
+    seen.add(r.id);
+    out.push({ envelope: r.envelope, state: { done: [], attempts: 0, nextAttempt: 0 }, offset: 0, size: r.message.length, content: r.message, segment: r.segment, record: r });
+  }
+  return out.sort((a, b) => a.envelope.id.localeCompare(b.envelope.id));
+}
+
 export async function queueList(opts: { config?: string }): Promise<number> {
   const { spool } = open(opts.config);
-  const ids = await spool.list();
-  if (!ids.length) { process.stdout.write('Mail queue is empty\n'); return 0; }
+  const msgs = await allMessages(spool);
+  if (!msgs.length) { process.stdout.write('Mail queue is empty\n'); return 0; }
   let out = '-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------\n';
   let bytes = 0, n = 0;
-  for (const id of ids) {
-    const m = await spool.read(id);
-    if (!m) continue;
+  for (const m of msgs) {
+    const id = m.envelope.id;
     n++; bytes += m.size;
     const pad = ' '.repeat(42);
     out += `${id.padEnd(11)} ${String(m.size).padStart(8)} ${mailqDate(m.envelope.arrival)}  ${m.envelope.sender || 'MAILER-DAEMON'}\n`;
@@ -51,7 +67,7 @@ export async function queueList(opts: { config?: string }): Promise<number> {
 
 export async function queueShow(id: string, opts: { config?: string }): Promise<number> {
   const { spool } = open(opts.config);
-  const m = await spool.read(id);
+  const m = (await allMessages(spool)).find((x) => x.envelope.id === id);
   if (!m) { process.stderr.write(`mxguard: queue: no message with id ${id}\n`); return 1; }
   const e = m.envelope;
   let out = `*** ENVELOPE RECORDS ${id} ***\n`;
@@ -86,11 +102,15 @@ export function queueFlush(opts: { config?: string }): number {
 export async function queueDelete(which: string[], opts: { config?: string }): Promise<number> {
   const { config, spool } = open(opts.config);
   const logger = createLogger({ file: config.get('maillog_file'), host: config.get('myhostname'), syslogName: config.get('syslog_name') });
-  const ids = which.length === 1 && which[0] === 'ALL' ? await spool.list() : which;
+  const msgs = await allMessages(spool);
+  const ids = which.length === 1 && which[0] === 'ALL' ? msgs.map((m) => m.envelope.id) : which;
   let n = 0, bad = 0;
   for (const id of ids) {
     if (!QUEUE_ID_RE.test(id)) { process.stderr.write(`mxguard: queue delete: bad queue id "${id}"\n`); bad++; continue; }
-    if (await spool.remove(id)) { n++; logger.line('postsuper', `${id}: removed`); }
+    const rec = msgs.find((m) => m.envelope.id === id && m.record);
+    // XXX: a record whose first delivery is running at this moment may still be delivered.
+    if (rec?.segment) { markDone(rec.segment, id); n++; logger.line('postsuper', `${id}: removed`); }
+    else if (await spool.remove(id)) { n++; logger.line('postsuper', `${id}: removed`); }
     else { process.stderr.write(`mxguard: queue delete: ${id}: no such message\n`); bad++; }
   }
   if (n) logger.line('postsuper', `Deleted: ${n} message${n === 1 ? '' : 's'}`);

@@ -120,7 +120,8 @@ export async function serve(opts: { config?: string }): Promise<void> {
 async function serveSingle(opts: { config?: string }, first: LoadedConfig): Promise<void> {
   let loaded = first;
   const logger = newLogger(loaded);
-  const spool = new Spool(loaded.config.get('queue_directory'));
+  // One process writes the spool: small messages can share flushes in a segment.
+  const spool = new Spool(loaded.config.get('queue_directory'), { segments: true });
   const qmgr = new QueueManager(loaded.config, spool, logger);
   await qmgr.start();
   const set = new ListenerSet({
@@ -139,6 +140,7 @@ async function serveSingle(opts: { config?: string }, first: LoadedConfig): Prom
     const deadline = loaded.config.time('mxguard_shutdown_timeout') * 1000;
     await set.close(deadline);
     await qmgr.stop(Math.min(deadline, 10000));
+    spool.segments?.close();
     try { unlinkSync(pidFile); } catch { /* already gone */ }
     logger.close();
     process.exit(0);
@@ -157,7 +159,7 @@ async function serveSingle(opts: { config?: string }, first: LoadedConfig): Prom
 
 type FromWorker =
   | { type: 'ready'; addresses: { host: string; port: number; service: string }[] }
-  | { type: 'queued'; msg: QueuedMessage }
+  | { type: 'deferred'; id: string }
   | { type: 'acquire'; seq: number; address: string }
   | { type: 'release'; address: string };
 
@@ -189,13 +191,15 @@ async function servePrimary(opts: { config?: string }, first: LoadedConfig, n: n
           addresses = m.addresses;
           if (++readyCount === n) readyOnce?.();
           break;
-        case 'queued': qmgr.notify(m.msg.envelope.id, m.msg); break;
+        case 'deferred': void qmgr.adopt(m.id); break;
         case 'acquire': w.send({ type: 'acquired', seq: m.seq, count: counts.acquire(m.address) } satisfies ToWorker); break;
         case 'release': counts.release(m.address); break;
       }
     });
     w.on('exit', (code, signal) => {
       live.delete(index);
+      // Whatever the worker had accepted but not yet delivered is delivered from here.
+      if (w.process.pid) void qmgr.recoverWorker(w.process.pid);
       if (stopping) return;
       logger.line('master', `warning: worker ${index} (pid ${w.process.pid}) exited with ${signal ?? code}; starting a new one`);
       setTimeout(() => { if (!stopping) fork(index); }, 500);
@@ -255,15 +259,22 @@ class PrimaryConnectionCounter implements ConnectionCounter {
   release(address: string): void { process.send?.({ type: 'release', address } satisfies FromWorker); }
 }
 
-/** A worker: SMTP sessions only; the primary owns the queue. */
+/**
+ * A worker: SMTP sessions, group commit into its own segment, and the first delivery attempt
+ * of what it accepted; retries belong to the primary.
+ */
 async function serveWorker(opts: { config?: string }, first: LoadedConfig): Promise<void> {
   setQueueIdWorker(Number(process.env.MXGUARD_WORKER_INDEX ?? 1));
   const logger = newLogger(first);
-  const spool = new Spool(first.config.get('queue_directory'));
+  const spool = new Spool(first.config.get('queue_directory'), { segments: true });
   await spool.init();
+  const qmgr = new QueueManager(first.config, spool, logger, {
+    firstAttemptOnly: true,
+    onDeferred: (id) => process.send?.({ type: 'deferred', id } satisfies FromWorker),
+  });
   const set = new ListenerSet({
     counter: new PrimaryConnectionCounter(), logger, spool, passwd: newPasswd(first, logger),
-    onQueued: (m: QueuedMessage) => process.send!({ type: 'queued', msg: m } satisfies FromWorker),
+    onQueued: (m: QueuedMessage) => qmgr.notify(m.envelope.id, m),
   });
   await set.start(first);
   process.send!({ type: 'ready', addresses: set.addresses() } satisfies FromWorker);
@@ -274,6 +285,8 @@ async function serveWorker(opts: { config?: string }, first: LoadedConfig): Prom
     if (stopping) return;
     stopping = true;
     await set.close(first.config.time('mxguard_shutdown_timeout') * 1000);
+    await qmgr.stop(10000);
+    spool.segments?.close();
     logger.close();
     process.exit(0);
   };
@@ -281,6 +294,6 @@ async function serveWorker(opts: { config?: string }, first: LoadedConfig): Prom
   process.on('SIGINT', () => { /* the primary decides; it sends SIGTERM */ });
   process.on('SIGHUP', () => void (async () => {
     const next = reloadConfig(opts.config, logger);
-    if (next) await set.replace(next, logger);
+    if (next && await set.replace(next, logger)) qmgr.reconfigure(next.config);
   })());
 }

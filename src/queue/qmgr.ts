@@ -49,7 +49,12 @@ export class QueueManager {
   private stopped = false;
   private readonly abort = new AbortController();
 
-  constructor(private cfg: Config, private readonly spool: Spool, private readonly logger: Logger) {
+  /**
+   * `firstAttemptOnly`: a listener worker delivers what it accepted once; what is deferred is
+   * handed to the primary (`onDeferred`), which owns every retry.
+   */
+  constructor(private cfg: Config, private readonly spool: Spool, private readonly logger: Logger,
+    private readonly opts: { firstAttemptOnly?: boolean; onDeferred?: (id: string) => void } = {}) {
     this.processSlots = new Slots(cfg.int('default_process_limit'));
   }
 
@@ -59,6 +64,8 @@ export class QueueManager {
   async start(): Promise<void> {
     await this.spool.init();
     let dropped = await this.spool.cleanIncoming();
+    const recovered = await this.spool.recoverSegments();
+    if (recovered) this.log('qmgr', `recovered ${recovered} queued message(s) from the group-commit log`);
     // A file renamed into active/ whose contents never reached the disk (crash between the two)
     // fails its trailer check: it was never acknowledged.
     for (const id of await this.spool.list()) {
@@ -89,6 +96,21 @@ export class QueueManager {
 
   /** SIGHUP: later attempts use the new configuration. */
   reconfigure(cfg: Config): void { this.cfg = cfg; }
+
+  /** The primary learns of a message a worker deferred: schedule it from its state file. */
+  async adopt(id: string): Promise<void> {
+    if (this.stopped || this.running.has(id)) return;
+    const st = await this.spool.readState(id);
+    this.due.set(id, st.nextAttempt);
+    this.kick();
+  }
+
+  /** A worker died: its unfinished group-commit records become queue files, delivered from here. */
+  async recoverWorker(pid: number): Promise<void> {
+    const n = await this.spool.recoverSegments(pid);
+    if (n) this.log('qmgr', `recovered ${n} queued message(s) of worker ${pid}`);
+    await this.scan(false);
+  }
 
   /** Messages handed over in memory by the process that queued them (no read-back needed). */
   private readonly fresh = new Map<string, QueuedMessage>();
@@ -198,7 +220,7 @@ export class QueueManager {
     if (bounced.length) await this.sendBounce(msg, bounced);
     if (done.size >= env.recipients.length) {
       // A message that was deleted meanwhile (mxguard queue delete) is not logged twice.
-      if (await this.spool.remove(id, msg.state.attempts > 0)) this.log('qmgr', `${id}: removed`);
+      if (await this.spool.finish(msg)) this.log('qmgr', `${id}: removed`);
       this.markFinished(id);
       return;
     }
@@ -206,8 +228,11 @@ export class QueueManager {
     const age = (Date.now() - env.arrival) / 1000;
     const wait = Math.min(Math.max(age, this.cfg.time('minimal_backoff_time')), this.cfg.time('maximal_backoff_time'));
     const state: DeliveryState = { done: [...done], attempts: msg.state.attempts + 1, nextAttempt: Date.now() + wait * 1000, reasons };
+    // A deferred message leaves the group-commit log for a queue file of its own.
+    await this.spool.spill(msg);
     await this.spool.writeState(id, state);
-    if (!this.stopped) this.due.set(id, state.nextAttempt);
+    if (this.opts.firstAttemptOnly) this.opts.onDeferred?.(id);
+    else if (!this.stopped) this.due.set(id, state.nextAttempt);
   }
 
   private bounceEntry(r: RecipientResult, env: Envelope): BounceRecipient {

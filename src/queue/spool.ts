@@ -19,6 +19,8 @@
  */
 import { promises as fsp, constants as FS, createReadStream, fsync, open, close, write, unlink, rename, type ReadStream } from 'node:fs';
 import { promisify } from 'node:util';
+import { Readable } from 'node:stream';
+import { SegmentLog, listSegments, pendingRecords, segmentPid } from './segment.js';
 
 // The callback API is the cheapest way into the thread pool; the pool runs on the other core
 // while the event loop goes on with sessions (on small VMs a metadata syscall costs as much as
@@ -104,7 +106,10 @@ export class SpoolWriter {
   private pendingBytes = 0;
   /** Message bytes written so far. */
   size = 0;
-  constructor(public envelope: Envelope, private readonly fd: number, private readonly spool: Spool) {}
+  private segment: string | undefined;
+  private content: Buffer | undefined;
+  /** No file yet: the message is in memory and goes to a segment unless it grows too big. */
+  constructor(public envelope: Envelope, private fd: number | undefined, private readonly spool: Spool) {}
 
   async write(chunk: Buffer): Promise<void> {
     this.size += chunk.length;
@@ -115,10 +120,12 @@ export class SpoolWriter {
 
   private async drain(): Promise<void> {
     if (!this.pendingBytes) return;
+    this.fd ??= await this.spool.openIncoming(this.envelope.id);
+    const fd = this.fd;
     const buf = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
     this.pending = []; this.pendingBytes = 0;
     let off = 0;
-    while (off < buf.length) off += (await writeP(this.fd, buf, off, buf.length - off, null)).bytesWritten;
+    while (off < buf.length) off += (await writeP(fd, buf, off, buf.length - off, null)).bytesWritten;
   }
 
   /**
@@ -130,35 +137,47 @@ export class SpoolWriter {
   async commit(envelope: Envelope = this.envelope): Promise<void> {
     this.envelope = envelope;
     this.closed = true;
+    if (this.fd === undefined && this.spool.segments) {
+      // Small message: one record in the shared segment, one shared flush (group commit).
+      this.content = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
+      this.pending = []; this.pendingBytes = 0;
+      this.segment = await this.spool.segments.append(envelope.id, envelope, [this.content]);
+      return;
+    }
     const env = Buffer.from(JSON.stringify(envelope), 'utf8');
     this.pending.push(env, trailer(this.size, env.length));
     this.pendingBytes += env.length + TRAILER_LEN;
     try {
+      this.fd ??= await this.spool.openIncoming(envelope.id);
       await Promise.all([this.drain(), this.spool.publish(envelope.id)]);
     } catch (e) {
-      await closeP(this.fd).catch(() => {});
+      if (this.fd !== undefined) await closeP(this.fd).catch(() => {});
       // Not acknowledged: take it out of active/ again if the rename got there.
       await unlinkP(this.spool.activePath(envelope.id)).catch(() => {});
       throw e;
     }
-    close(this.fd, () => { /* the data is already durable */ });
+    close(this.fd!, () => { /* the data is already durable */ });
   }
 
   async abort(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.pending = [];
+    if (this.fd === undefined) return;
     await closeP(this.fd).catch(() => {});
     await unlinkP(this.spool.incomingPath(this.envelope.id)).catch(() => {});
   }
 
   /** What the queue manager needs to deliver the committed message without reading it back. */
   queued(): QueuedMessage {
-    return { envelope: this.envelope, state: { done: [], attempts: 0, nextAttempt: 0 }, offset: 0, size: this.size };
+    return { envelope: this.envelope, state: { done: [], attempts: 0, nextAttempt: 0 }, offset: 0, size: this.size, content: this.content, segment: this.segment };
   }
 }
 
 export interface QueuedMessage {
+  /** Small fresh messages: the bytes in memory, and the segment that holds them on disk. */
+  readonly content?: Buffer;
+  readonly segment?: string;
   readonly envelope: Envelope;
   readonly state: DeliveryState;
   /** Offset of the message bytes in the queue file. */
@@ -171,15 +190,65 @@ export class Spool {
   readonly activeDir: string;
   private readonly activeSync: DirSyncer;
 
-  constructor(readonly dir: string) {
+  readonly segmentDir: string;
+  /** Present when small messages are group-committed into segments (one writing process). */
+  readonly segments: SegmentLog | undefined;
+
+  constructor(readonly dir: string, opts: { segments?: boolean } = {}) {
     this.incomingDir = join(dir, 'incoming');
     this.activeDir = join(dir, 'active');
+    this.segmentDir = join(dir, 'segments');
     this.activeSync = new DirSyncer(this.activeDir);
+    const segSync = new DirSyncer(this.segmentDir);
+    this.segments = opts.segments ? new SegmentLog(this.segmentDir, () => segSync.sync()) : undefined;
   }
 
   async init(): Promise<void> {
     await fsp.mkdir(this.incomingDir, { recursive: true, mode: 0o700 });
     await fsp.mkdir(this.activeDir, { recursive: true, mode: 0o700 });
+    await fsp.mkdir(this.segmentDir, { recursive: true, mode: 0o700 });
+  }
+
+  /** Opens the queue file of a message in incoming/ (O_EXCL, O_DSYNC). */
+  async openIncoming(id: string): Promise<number> {
+    return openP(this.incomingPath(id), FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL | FS.O_DSYNC, 0o600);
+  }
+
+  /** A message is finished: its queue file, or its segment record, goes. */
+  async finish(m: QueuedMessage): Promise<boolean> {
+    if (m.segment) { this.segments?.done(m.segment, m.envelope.id); return true; }
+    return this.remove(m.envelope.id, m.state.attempts > 0);
+  }
+
+  /** Copies a segment record into a queue file of its own (for retries), then releases the record. */
+  async spill(m: QueuedMessage): Promise<QueuedMessage> {
+    if (!m.segment || !m.content) return m;
+    const q = await this.writeQueueFile(m.envelope, m.content);
+    this.segments?.done(m.segment, m.envelope.id);
+    return { ...q, state: m.state };
+  }
+
+  private async writeQueueFile(envelope: Envelope, content: Buffer): Promise<QueuedMessage> {
+    const w = new SpoolWriter(envelope, await this.openIncoming(envelope.id), this);
+    await w.write(content);
+    await w.commit(envelope);
+    return w.queued();
+  }
+
+  /** Start-up: unfinished records of segments left by an earlier run become queue files. */
+  async recoverSegments(pid?: number): Promise<number> {
+    let n = 0;
+    const recs = pendingRecords(this.segmentDir, pid);
+    for (const r of recs) {
+      if (await this.read(r.id)) continue; // already copied before the crash
+      await this.writeQueueFile(r.envelope, r.message);
+      n++;
+    }
+    for (const path of listSegments(this.segmentDir)) {
+      if (pid !== undefined && segmentPid(path) !== pid) continue;
+      for (const p of [path, `${path}.done`]) await unlinkP(p).catch(() => {});
+    }
+    return n;
   }
 
   /** Directory fsyncs of active/ so far: fewer than commits when sessions share them. */
@@ -195,9 +264,10 @@ export class Spool {
       const id = attempt === 0 && preferredId ? preferredId : newQueueId();
       // Ids are unique over far more than a queue lifetime (queue-id.ts), so an id cannot still be
       // in active/ here; O_EXCL guards against a clash with a session of this very moment.
+      if (this.segments) return new SpoolWriter({ ...env, id }, undefined, this);
       let fd: number;
       try {
-        fd = await openP(this.incomingPath(id), FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL | FS.O_DSYNC, 0o600);
+        fd = await this.openIncoming(id);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue;
         throw e;
@@ -259,6 +329,7 @@ export class Spool {
 
   /** The message bytes of a queued message. */
   async readMessage(m: QueuedMessage, limit = Infinity): Promise<Buffer> {
+    if (m.content) return m.content.subarray(0, Math.min(m.size, limit));
     const fh = await fsp.open(this.activePath(m.envelope.id), 'r');
     try {
       const len = Math.min(m.size, limit);
@@ -286,7 +357,8 @@ export class Spool {
     await fsp.rename(tmp, this.statePath(id));
   }
 
-  openMessage(m: QueuedMessage): ReadStream {
+  openMessage(m: QueuedMessage): Readable {
+    if (m.content) return Readable.from([m.content]);
     return createReadStream(this.activePath(m.envelope.id), { start: m.offset, end: m.offset + m.size - 1 });
   }
 
