@@ -77,3 +77,28 @@ test('recovery: unacknowledged files in incoming/ and incomplete files in active
   const files = readdirSync(join(dir, 'mail', 'example.test', 'u', 'new'));
   assert.equal(files.length, 1, 'only the complete message is delivered');
 });
+
+test('segments: concurrent small commits share fdatasyncs; unfinished records are recovered, torn ones dropped', async (t) => {
+  const dir = tmp(t);
+  const spool = new Spool(dir, { segments: true });
+  await spool.init();
+  const writers = await Promise.all(Array.from({ length: 40 }, () => spool.create({ sender: 's@x.test', recipients: [{ address: 'r@y.test' }], arrival: 1 })));
+  const queued = await Promise.all(writers.map(async (w, i) => { await w.write(Buffer.from(`Subject: ${i}\r\n\r\nbody ${i}\r\n`)); await w.commit(); return w.queued(); }));
+  assert.ok(spool.segments!.syncs < 40, `${spool.segments!.syncs} flushes for 40 commits`);
+  assert.ok(queued.every((q) => q.segment && q.content));
+  assert.deepEqual(await spool.list(), [], 'no per-message files for small messages');
+  // 10 finished, 30 not: a "crash" now.
+  for (const q of queued.slice(0, 10)) await spool.finish(q);
+  const segFile = queued[0]!.segment!;
+  const { appendFileSync } = await import('node:fs');
+  appendFileSync(segFile, 'MXS1 0123456789AB 00000010 0000000000000100 deadbeef\n{"torn":'); // a record cut short
+  const after = new Spool(dir);
+  await after.init();
+  assert.equal(await after.recoverSegments(), 30);
+  const ids = await after.list();
+  assert.equal(ids.length, 30);
+  assert.deepEqual(new Set(ids), new Set(queued.slice(10).map((q) => q.envelope.id)));
+  const m = await after.read(queued[39]!.envelope.id);
+  assert.equal((await after.readMessage(m!)).toString(), 'Subject: 39\r\n\r\nbody 39\r\n');
+  assert.deepEqual(readdirSync(after.segmentDir), [], 'recovered segments are removed');
+});
