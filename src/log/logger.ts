@@ -72,7 +72,9 @@ export function createLogger(opts: LoggerOptions): Logger {
       const sec = Math.floor(now / 1000);
       if (sec !== stampSecond) { stamp = syslogStamp(new Date(now)); stampSecond = sec; }
       pending += `${stamp} ${host} ${syslogName ?? opts.syslogName}/${program}[${process.pid}]: ${text}\n`;
-      if (!scheduled) { scheduled = true; setImmediate(flushAsync); }
+      // A regular file takes the batch in one quick write(2); a pipe (standard output) may block,
+      // so it is written from the thread pool.
+      if (!scheduled) { scheduled = true; setImmediate(own ? flush : flushAsync); }
     },
     close() { writing = false; flush(); if (own) closeSync(fd); },
   };

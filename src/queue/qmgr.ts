@@ -10,6 +10,7 @@
  * Delivery is at least once: a crash between a delivery and the state write that records it
  * repeats that delivery after restart; nothing acknowledged is ever lost.
  */
+import { setMaxListeners } from 'node:events';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import { agentFor } from '../delivery/index.js';
@@ -56,6 +57,8 @@ export class QueueManager {
   constructor(private cfg: Config, private readonly spool: Spool, private readonly logger: Logger,
     private readonly opts: { firstAttemptOnly?: boolean; onDeferred?: (id: string) => void } = {}) {
     this.processSlots = new Slots(cfg.int('default_process_limit'));
+    // Every running delivery listens for shutdown on this one signal.
+    setMaxListeners(0, this.abort.signal);
   }
 
   private log(program: string, text: string) { this.logger.line(program, text); }
@@ -258,8 +261,17 @@ export class QueueManager {
           transport, nexthop, arrivalTime: new Date(env.arrival), size: msg.size,
           openMessage: () => this.spool.openMessage(msg), config: this.cfg,
         };
-        const timeout = AbortSignal.timeout(this.cfg.time('mxguard_delivery_timeout') * 1000);
-        results = await agent.deliver(req, AbortSignal.any([this.abort.signal, timeout]));
+        // One controller per attempt, ended by mxguard_delivery_timeout or by shutdown.
+        const ac = new AbortController();
+        const timer = setTimeout(() => ac.abort(new Error('delivery timed out')), this.cfg.time('mxguard_delivery_timeout') * 1000);
+        const onStop = () => ac.abort(this.abort.signal.reason);
+        this.abort.signal.addEventListener('abort', onStop, { once: true });
+        try {
+          results = await agent.deliver(req, ac.signal);
+        } finally {
+          clearTimeout(timer);
+          this.abort.signal.removeEventListener('abort', onStop);
+        }
       }
     } catch (e) {
       results = rcpts.map((r) => ({ address: r.address, status: 'deferred' as const, dsn: '4.3.0', relay: 'none', text: `delivery failed: ${(e as Error).message}` }));

@@ -15,7 +15,7 @@
  * marked finished here. A segment is deleted when it is no longer written to and all its
  * records are finished. At start-up, unfinished records of old segments become queue files.
  */
-import { closeSync, existsSync, fdatasync, openSync, readFileSync, readdirSync, unlinkSync, write, constants as FS, appendFileSync, fsyncSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, openSync, readFileSync, readdirSync, unlinkSync, writeSync, constants as FS, appendFileSync, fsyncSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Envelope } from './spool.js';
@@ -66,7 +66,7 @@ export function listSegments(dir: string): string[] {
   try { return readdirSync(dir).filter((f) => /^seg-[\w.-]+$/.test(f) && !f.endsWith('.done')).sort().map((f) => join(dir, f)); } catch { return []; }
 }
 
-interface Open { path: string; fd: number; size: number; pending: number; rotated: boolean }
+interface Open { path: string; fd: number; size: number; pending: number; rotated: boolean; doneFd?: number }
 
 export class SegmentLog {
   private cur: Open | undefined;
@@ -101,10 +101,11 @@ export class SegmentLog {
     const rec = Buffer.concat([recordHeader(id, env, msg), env, msg]);
     seg.size += rec.length;
     seg.pending++;
-    await new Promise<void>((resolve, reject) => {
-      // O_APPEND: one write(2) per record keeps records whole and in order.
-      write(seg.fd, rec, 0, rec.length, null, (e, n) => (e ? reject(e) : n !== rec.length ? reject(new Error('short write to segment')) : resolve()));
-    });
+    // O_APPEND: one write(2) per record keeps records whole and in order. Writing a few KB into
+    // the page cache takes less time than handing the call to the thread pool; only the
+    // flush, which waits for the disk, goes there.
+    let off = 0;
+    while (off < rec.length) off += writeSync(seg.fd, rec, off, rec.length - off);
     await this.sync(seg);
     return seg.path;
   }
@@ -123,24 +124,45 @@ export class SegmentLog {
       .then(() => { this.inFlight = undefined; }, (e) => { this.inFlight = undefined; throw e; });
   }
 
+  /** Done marks waiting to be written, per segment (one write per segment per event-loop turn). */
+  private doneQueue = new Map<string, string>();
+  private doneScheduled = false;
+
   /** A record is finished (delivered, bounced, or copied into its own queue file). */
   done(path: string, id: string): void {
-    try { appendFileSync(`${path}.done`, `${id}\n`); } catch { /* at worst the record is delivered again after a crash */ }
-    const seg = this.byPath.get(path);
-    if (!seg) return;
-    seg.pending--;
-    this.maybeDelete(seg);
+    this.doneQueue.set(path, (this.doneQueue.get(path) ?? '') + `${id}\n`);
+    if (!this.doneScheduled) { this.doneScheduled = true; setImmediate(() => this.writeDone()); }
+  }
+
+  private writeDone(): void {
+    this.doneScheduled = false;
+    const q = this.doneQueue;
+    this.doneQueue = new Map();
+    for (const [path, ids] of q) {
+      const seg = this.byPath.get(path);
+      try {
+        if (seg) {
+          seg.doneFd ??= openSync(`${path}.done`, FS.O_WRONLY | FS.O_CREAT | FS.O_APPEND, 0o600);
+          writeSync(seg.doneFd, ids);
+        } else appendFileSync(`${path}.done`, ids);
+      } catch { /* at worst the records are delivered again after a crash */ }
+      if (!seg) continue;
+      seg.pending -= ids.split('\n').length - 1;
+      this.maybeDelete(seg);
+    }
   }
 
   private maybeDelete(seg: Open) {
     if (!seg.rotated || seg.pending > 0) return;
     this.byPath.delete(seg.path);
     try { closeSync(seg.fd); } catch { /* closed */ }
+    if (seg.doneFd !== undefined) { try { closeSync(seg.doneFd); } catch { /* closed */ } }
     for (const p of [seg.path, `${seg.path}.done`]) { try { unlinkSync(p); } catch { /* gone */ } }
   }
 
   /** On shutdown: the current segment is closed; it is deleted if all its mail is done. */
   close(): void {
+    this.writeDone();
     for (const seg of this.byPath.values()) { seg.rotated = true; this.maybeDelete(seg); }
     for (const seg of this.byPath.values()) { try { closeSync(seg.fd); } catch { /* closed */ } }
     this.byPath.clear();

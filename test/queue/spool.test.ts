@@ -89,6 +89,7 @@ test('segments: concurrent small commits share fdatasyncs; unfinished records ar
   assert.deepEqual(await spool.list(), [], 'no per-message files for small messages');
   // 10 finished, 30 not: a "crash" now.
   for (const q of queued.slice(0, 10)) await spool.finish(q);
+  await new Promise((r) => setImmediate(r)); // done marks are written once per event-loop turn
   const segFile = queued[0]!.segment!;
   const { appendFileSync } = await import('node:fs');
   appendFileSync(segFile, 'MXS1 0123456789AB 00000010 0000000000000100 deadbeef\n{"torn":'); // a record cut short
