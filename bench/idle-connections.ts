@@ -1,18 +1,26 @@
 /**
  * Idle-connection footprint: opens N connections to a running mxguard (default 10,000), each
- * reads the greeting and then stays idle; reports the server's resident memory before and
- * after (VmRSS from /proc). Connections come from many 127.x.y.z source addresses so the
+ * reads the greeting and then stays idle; reports the resident memory (VmRSS from /proc) of the
+ * server and its workers before and after. Connections come from many 127.x.y.z source addresses so the
  * ephemeral port range is never the limit; loopback only.
  *   node dist/bench/idle-connections.js PORT SERVER_PID [N]
  */
 import { connect, type Socket } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 const [portArg, pidArg, nArg] = process.argv.slice(2);
 if (!portArg || !pidArg) { console.error('usage: idle-connections.js PORT SERVER_PID [N]'); process.exit(2); }
 const port = Number(portArg), pid = Number(pidArg), n = Number(nArg ?? 10000);
 
-const rss = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+/** Resident memory of the server and its worker processes, MB. */
+const rss = () => {
+  const pids = [pid, ...readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+    try { return Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]) === pid; } catch { return false; }
+  }).map(Number)];
+  return pids.reduce((sum, p) => {
+    try { return sum + Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024; } catch { return sum; }
+  }, 0);
+};
 
 const before = rss();
 const sockets: Socket[] = [];

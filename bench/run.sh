@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Durable-acceptance benchmark: mxguard side by side with Postfix, Haraka and smtp-sink.
-#   bench/run.sh [MSGS]        (needs: ../shared/bench/anchors.sh setup && ... start)
+#   [MXG_WORKERS=2] bench/run.sh [MSGS]   (needs: ../shared/bench/anchors.sh setup && ... start)
 # Every message is a new connection, 2 KB, one recipient (smtp-source), at 1 and 20 sessions.
+# Then the idle-connection footprint: 10,000 connections held open, server RSS.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 msgs=${1:-5000}
@@ -16,4 +17,11 @@ trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/12530) 2>/dev/null && break; sleep 0.1; done
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem/{print $2}') GiB, $(uname -r); node $(node --version); $(date -u +%F)"
 bash "$here/../../shared/bench/anchors.sh" compare 12530 "$msgs"
-echo "acknowledged by mxguard: $(grep -c 'status=sent' "$MXG_BENCH_DIR/maillog" || true) delivered of $(grep -c 'queued as\|: client=' "$MXG_BENCH_DIR/maillog" || true) sessions with a queue id"
+echo "mxguard_workers = ${MXG_WORKERS:-1}; acknowledged by mxguard: $(grep -c ': client=' "$MXG_BENCH_DIR/maillog" || true), delivered: $(grep -c 'status=sent' "$MXG_BENCH_DIR/maillog" || true)"
+# Idle connections on a fresh server (a server that just took the load keeps a larger heap).
+kill $pid; wait $pid 2>/dev/null || true
+node "$here/../dist/src/cli/main.js" serve --config "$MXG_BENCH_DIR" 2>>"$MXG_BENCH_DIR/stderr" &
+pid=$!
+for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/12530) 2>/dev/null && break; sleep 0.1; done
+sleep 1
+node "$here/../dist/bench/idle-connections.js" 12530 "$pid" 10000
