@@ -21,5 +21,5 @@ export const coreParams: ParamDef[] = [
   p.string('mxguard_passwd_file', '${mxguard_state_directory}/passwd', 'File of SASL users and scrypt hashes, maintained by "mxguard passwd". With --config, "mxguard passwd" uses this parameter too.'),
   p.time('mxguard_shutdown_timeout', '30s', 'On SIGTERM, how long open sessions may finish before they get "421 4.3.2 Service shutting down".', { min: 0 }),
   p.string('mxguard_pid_file', '${mxguard_state_directory}/mxguard.pid', 'File holding the pid of a running "mxguard serve" (used by "mxguard queue flush").'),
-  p.int('mxguard_workers', '1', 'Number of SMTP listener processes (use both cores with 2). Delivery always runs in one process.', { min: 1, max: 64 }),
+  p.int('mxguard_workers', '1', 'Processes that run SMTP sessions. 1: one process does everything. N > 1: N workers run the sessions and the first delivery attempt of what they accept; a primary process owns retries and connection counts (2 uses both cores of a two-core machine). See docs/operations.md.', { min: 1, max: 64 }),
 ];
