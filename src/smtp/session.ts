@@ -332,7 +332,9 @@ export class Session {
     const d = await evaluateStage(stage, ctx);
     if (d.action !== 'reject' || !d.reply) return undefined;
     const tx = stage === 'mail' ? { sender: ctx.sender ?? '', smtputf8: false, recipients: [], rcptTotal: 0 } : this.tx;
-    this.log(`${this.tx?.queueId ?? 'NOQUEUE'}: reject: ${where} from ${this.clientLog}: ${replyLine(d.reply)}; ${this.rejectLogTail(recipient, tx)}`);
+    // Postfix logs the HELO name being checked, and the protocol as it stood before the command.
+    const helo = stage === 'helo' && !this.helo ? ` helo=<${ctx.helo}>` : '';
+    this.log(`${this.tx?.queueId ?? 'NOQUEUE'}: reject: ${where} from ${this.clientLog}: ${replyLine(d.reply)}; ${this.rejectLogTail(recipient, tx)}${helo}`);
     return d.reply;
   }
 
