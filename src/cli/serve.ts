@@ -74,6 +74,31 @@ function listenLine(loaded: LoadedConfig, addrs: { host: string; port: number; s
   return `daemon started -- version ${loaded.config.get('mail_version')}, configuration ${loaded.dir ?? '(embedded defaults)'}, listening on ${where}`;
 }
 
+function reloadedLine(next: LoadedConfig): string {
+  return `reload -- version ${next.config.get('mail_version')}, configuration ${next.dir ?? '(embedded defaults)'}`;
+}
+
+/**
+ * The signals of a serving process: SIGTERM/SIGINT end it once (`terminate`, then exit 0),
+ * SIGUSR1 flushes the queue, SIGHUP reloads.
+ */
+function onSignals(logger: Logger, qmgr: QueueManager, pidFile: string, h: { terminate: () => Promise<void>; reload: () => Promise<void> | void }): void {
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.line('master', `terminating on signal ${signal}`);
+    await h.terminate();
+    try { unlinkSync(pidFile); } catch { /* already gone */ }
+    logger.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGUSR1', () => { logger.line('qmgr', 'flush requested'); void qmgr.flush(); });
+  process.on('SIGHUP', () => void h.reload());
+}
+
 /** The SMTP listeners of one process, with SIGHUP replacement. */
 class ListenerSet {
   listeners: SmtpListener[] = [];
@@ -132,29 +157,21 @@ async function serveSingle(opts: { config?: string }, first: LoadedConfig): Prom
   const pidFile = writePidFile(loaded);
   logger.line('master', listenLine(loaded, set.addresses()));
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.line('master', `terminating on signal ${signal}`);
-    const deadline = loaded.config.time('mxguard_shutdown_timeout') * 1000;
-    await set.close(deadline);
-    await qmgr.stop(Math.min(deadline, 10000));
-    spool.segments?.close();
-    try { unlinkSync(pidFile); } catch { /* already gone */ }
-    logger.close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGUSR1', () => { logger.line('qmgr', 'flush requested'); void qmgr.flush(); });
-  process.on('SIGHUP', () => void (async () => {
-    const next = reloadConfig(opts.config, logger);
-    if (!next || !(await set.replace(next, logger))) return;
-    loaded = next;
-    qmgr.reconfigure(next.config);
-    logger.line('master', `reload -- version ${next.config.get('mail_version')}, configuration ${next.dir ?? '(embedded defaults)'}`);
-  })());
+  onSignals(logger, qmgr, pidFile, {
+    async terminate() {
+      const deadline = loaded.config.time('mxguard_shutdown_timeout') * 1000;
+      await set.close(deadline);
+      await qmgr.stop(Math.min(deadline, 10000));
+      spool.segments?.close();
+    },
+    async reload() {
+      const next = reloadConfig(opts.config, logger);
+      if (!next || !(await set.replace(next, logger))) return;
+      loaded = next;
+      qmgr.reconfigure(next.config);
+      logger.line('master', reloadedLine(next));
+    },
+  });
 }
 
 type FromWorker =
@@ -210,33 +227,27 @@ async function servePrimary(opts: { config?: string }, first: LoadedConfig, n: n
   const pidFile = writePidFile(loaded);
   logger.line('master', `${listenLine(loaded, addresses)} with ${n} workers`);
 
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.line('master', `terminating on signal ${signal}`);
-    const deadline = loaded.config.time('mxguard_shutdown_timeout') * 1000;
-    const exits = [...live.values()].map((w) => new Promise<void>((r) => {
-      if (w.isDead()) return r();
-      w.once('exit', () => r());
-      w.process.kill('SIGTERM');
-      setTimeout(() => w.process.kill('SIGKILL'), deadline + 5000).unref();
-    }));
-    await Promise.all(exits);
-    await qmgr.stop(Math.min(deadline, 10000));
-    try { unlinkSync(pidFile); } catch { /* already gone */ }
-    logger.close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGUSR1', () => { logger.line('qmgr', 'flush requested'); void qmgr.flush(); });
-  process.on('SIGHUP', () => {
-    const next = reloadConfig(opts.config, logger);
-    if (!next) return;
-    loaded = next;
-    qmgr.reconfigure(next.config);
-    for (const w of live.values()) w.process.kill('SIGHUP');
-    logger.line('master', `reload -- version ${next.config.get('mail_version')}, configuration ${next.dir ?? '(embedded defaults)'}`);
+  onSignals(logger, qmgr, pidFile, {
+    async terminate() {
+      stopping = true;
+      const deadline = loaded.config.time('mxguard_shutdown_timeout') * 1000;
+      const exits = [...live.values()].map((w) => new Promise<void>((r) => {
+        if (w.isDead()) return r();
+        w.once('exit', () => r());
+        w.process.kill('SIGTERM');
+        setTimeout(() => w.process.kill('SIGKILL'), deadline + 5000).unref();
+      }));
+      await Promise.all(exits);
+      await qmgr.stop(Math.min(deadline, 10000));
+    },
+    reload() {
+      const next = reloadConfig(opts.config, logger);
+      if (!next) return;
+      loaded = next;
+      qmgr.reconfigure(next.config);
+      for (const w of live.values()) w.process.kill('SIGHUP');
+      logger.line('master', reloadedLine(next));
+    },
   });
 }
 

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 /** Anything with after(): a TestContext, or node:test's suite-level hooks. */
 export interface Cleanup { after(fn: () => unknown): void }
 import { freePort } from './ports.js';
+import { before, after } from 'node:test';
 
 export const REPO = resolve(import.meta.dirname, '../../..');
 export const CLI = join(REPO, 'dist/src/cli/main.js');
@@ -103,4 +104,21 @@ export async function startGateway(t: Cleanup, main: Record<string, string> = {}
   });
   await gw.start();
   return gw;
+}
+
+/**
+ * One gateway for a whole test file: started before its first test, stopped after its last.
+ * `settings` may be a function, run in the before hook, for setup that must happen first
+ * (it gets a way to register its own cleanup); `afterStart` runs once the gateway is up.
+ * (Top-level before hooks of node:test do not wait for each other: keep the order here.)
+ */
+export function sharedGateway(settings: Record<string, string> | ((cleanup: (f: () => unknown) => void) => Promise<Record<string, string>>) = {}, opts: GatewayOptions = {}, afterStart?: (gw: Gateway) => Promise<void>): { readonly gw: Gateway; readonly cleanups: (() => unknown)[] } {
+  const holder = { gw: undefined as unknown as Gateway, cleanups: [] as (() => unknown)[] };
+  before(async () => {
+    const main = typeof settings === 'function' ? await settings((f) => holder.cleanups.push(f)) : settings;
+    holder.gw = await startGateway({ after: (f) => holder.cleanups.push(f) }, main, opts);
+    await afterStart?.(holder.gw);
+  });
+  after(async () => { for (const f of holder.cleanups.reverse()) await f(); });
+  return holder;
 }

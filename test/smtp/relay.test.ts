@@ -3,21 +3,17 @@
  * mynetworks = 127.0.0.1/32): Postfix's address forms that tricked relays in the past.
  * None may be accepted for a remote destination; local mail still flows.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type Gateway } from '../helpers/gateway.js';
+import { sharedGateway } from '../helpers/gateway.js';
 import { SmtpTestClient } from '../helpers/smtp-client.js';
 
-let gw: Gateway;
-const cleanups: (() => unknown)[] = [];
-after(async () => { for (const f of cleanups.reverse()) await f(); });
-before(async () => {
-  gw = await startGateway({ after: (f) => cleanups.push(f) }, {
-    mydestination: 'example.test',
-    smtpd_relay_restrictions: 'permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination',
-    smtpd_hard_error_limit: '100',
-  });
+const shared = sharedGateway({
+  mydestination: 'example.test',
+  smtpd_relay_restrictions: 'permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination',
+  smtpd_hard_error_limit: '100',
 });
+const gwRef = () => shared.gw;
 
 const BATTERY: [string, string][] = [
   ['user@remote.test', 'plain remote domain'],
@@ -36,7 +32,7 @@ const BATTERY: [string, string][] = [
 ];
 
 test('nothing in the relay battery is accepted from an outside client', async (t) => {
-  const c = await SmtpTestClient.connect(gw.port, { localAddress: '127.0.0.9' });
+  const c = await SmtpTestClient.connect(gwRef().port, { localAddress: '127.0.0.9' });
   t.after(() => c.destroy());
   await c.read();
   await c.cmd('EHLO prober.example');
@@ -52,11 +48,11 @@ test('nothing in the relay battery is accepted from an outside client', async (t
   // The client can still send to a real local mailbox.
   await c.cmd('MAIL FROM:<probe@prober.example>');
   assert.equal((await c.cmd('RCPT TO:<user@example.test>')).code, 250);
-  assert.match(gw.log(), /NOQUEUE: reject: RCPT from unknown\[127\.0\.0\.9\]: 554 5\.7\.1 <user@remote\.test>: Relay access denied/);
+  assert.match(gwRef().log(), /NOQUEUE: reject: RCPT from unknown\[127\.0\.0\.9\]: 554 5\.7\.1 <user@remote\.test>: Relay access denied/);
 });
 
 test('the same battery from mynetworks is relayed (trusted client), so the refusal above is about the client', async (t) => {
-  const c = await SmtpTestClient.connect(gw.port, { localAddress: '127.0.0.1' });
+  const c = await SmtpTestClient.connect(gwRef().port, { localAddress: '127.0.0.1' });
   t.after(() => c.destroy());
   await c.read();
   await c.cmd('EHLO trusted.example');

@@ -1,29 +1,25 @@
 /**
  * Wire-level tests of the SMTP session against a real gateway process on loopback.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { startGateway, type Gateway } from '../helpers/gateway.js';
+import { sharedGateway } from '../helpers/gateway.js';
 import { SmtpTestClient } from '../helpers/smtp-client.js';
 
-let gw: Gateway;
-const cleanups: (() => unknown)[] = [];
-after(async () => { for (const f of cleanups.reverse()) await f(); });
-before(async () => {
-  gw = await startGateway({ after: (f) => cleanups.push(f) }, {
-    message_size_limit: '20000',
-    smtpd_recipient_limit: '3',
-    smtpd_hard_error_limit: '6',
-    smtpd_junk_command_limit: '5',
-    smtpd_client_connection_count_limit: '3',
-    smtpd_client_event_limit_exceptions: '',
-  });
+const shared = sharedGateway({
+  message_size_limit: '20000',
+  smtpd_recipient_limit: '3',
+  smtpd_hard_error_limit: '6',
+  smtpd_junk_command_limit: '5',
+  smtpd_client_connection_count_limit: '3',
+  smtpd_client_event_limit_exceptions: '',
 });
+const gwRef = () => shared.gw;
 
 async function client(t: { after: (f: () => void) => void }, localAddress = '127.0.0.1'): Promise<SmtpTestClient> {
-  const c = await SmtpTestClient.connect(gw.port, { localAddress });
+  const c = await SmtpTestClient.connect(gwRef().port, { localAddress });
   t.after(() => c.destroy());
   const g = await c.read();
   assert.equal(g.code, 220);
@@ -32,7 +28,7 @@ async function client(t: { after: (f: () => void) => void }, localAddress = '127
 }
 
 function maildirFiles(user: string, domain = 'example.test'): string[] {
-  const d = join(gw.mailDir, domain, user, 'new');
+  const d = join(gwRef().mailDir, domain, user, 'new');
   return existsSync(d) ? readdirSync(d).map((f) => readFileSync(join(d, f), 'utf8')) : [];
 }
 
@@ -74,9 +70,9 @@ test('a message to a local recipient is queued, then delivered into Maildir, wit
   assert.match(msg, /Delivered-To: alice@example\.test/);
   assert.match(msg, new RegExp(`Received: from client\\.example \\(unknown \\[127\\.0\\.0\\.1\\]\\)\\r?\\n\\tby mx\\.example\\.test \\(mxguard\\) with ESMTP id ${id}\\r?\\n\\tfor <alice@example\\.test>; `));
   assert.match(msg, /\r?\n\.dot-stuffed line\r?\nbody\r?\n$/);
-  const log = await gw.waitLog(new RegExp(`${id}: removed`));
+  const log = await gwRef().waitLog(new RegExp(`${id}: removed`));
   assert.ok(log);
-  const text = gw.log();
+  const text = gwRef().log();
   assert.match(text, new RegExp(`postfix/smtpd\\[\\d+\\]: ${id}: client=unknown\\[127\\.0\\.0\\.1\\]`));
   assert.match(text, new RegExp(`postfix/cleanup\\[\\d+\\]: ${id}: message-id=<m1@remote\\.test>`));
   assert.match(text, new RegExp(`postfix/qmgr\\[\\d+\\]: ${id}: from=<bob@remote\\.test>, size=\\d+, nrcpt=1 \\(queue active\\)`));
@@ -109,7 +105,7 @@ test('a bare LF in a command is refused with 550 5.5.2 and the connection closed
   const r = await c.read();
   assert.deepEqual([r.code, r.status], [550, '5.5.2']);
   assert.ok(await c.closedByServer());
-  await gw.waitLog(/NOQUEUE: reject: CONNECT from unknown\[127\.0\.0\.1\]: bare <LF> received/);
+  await gwRef().waitLog(/NOQUEUE: reject: CONNECT from unknown\[127\.0\.0\.1\]: bare <LF> received/);
 });
 
 test('over-long command lines, NUL bytes and 8-bit commands without SMTPUTF8 get 5xx', async (t) => {
@@ -200,7 +196,7 @@ test('hard error limit: 421 4.7.0 Error: too many errors', async (t) => {
   const r = await c.cmd('NOOP');
   assert.deepEqual([r.code, r.status, r.text[0]], [421, '4.7.0', 'mx.example.test Error: too many errors']);
   assert.ok(await c.closedByServer());
-  await gw.waitLog(/too many errors after UNKNOWN from unknown\[127\.0\.0\.1\]/);
+  await gwRef().waitLog(/too many errors after UNKNOWN from unknown\[127\.0\.0\.1\]/);
 });
 
 test('junk command limit: NOOPs past the limit count as errors', async (t) => {
@@ -215,19 +211,19 @@ test('non-SMTP commands: 221 2.7.0 and disconnect', async (t) => {
   const r = await c.cmd('GET / HTTP/1.1');
   assert.deepEqual([r.code, r.status, r.text[0]], [221, '2.7.0', 'Error: I can break rules, too. Goodbye.']);
   assert.ok(await c.closedByServer());
-  await gw.waitLog(/warning: non-SMTP command from unknown\[127\.0\.0\.1\]: GET \/ HTTP\/1\.1/);
+  await gwRef().waitLog(/warning: non-SMTP command from unknown\[127\.0\.0\.1\]: GET \/ HTTP\/1\.1/);
 });
 
 test('connection count limit per client: 421 4.7.0 too many connections', async (t) => {
   const cs = [];
   for (let i = 0; i < 3; i++) cs.push(await client(t, '127.0.0.9'));
-  const extra = await SmtpTestClient.connect(gw.port, { localAddress: '127.0.0.9' });
+  const extra = await SmtpTestClient.connect(gwRef().port, { localAddress: '127.0.0.9' });
   t.after(() => extra.destroy());
   const r = await extra.read();
   assert.deepEqual([r.code, r.status, r.text[0]], [421, '4.7.0', 'mx.example.test Error: too many connections from 127.0.0.9']);
   const other = await client(t, '127.0.0.10');
   assert.equal((await other.cmd('NOOP')).code, 250, 'another client is not affected');
-  await gw.waitLog(/warning: Connection concurrency limit exceeded: 4 from unknown\[127\.0\.0\.9\] for service 127\.0\.0\.1:\d+/);
+  await gwRef().waitLog(/warning: Connection concurrency limit exceeded: 4 from unknown\[127\.0\.0\.9\] for service 127\.0\.0\.1:\d+/);
 });
 
 test('relay: an outside client cannot send to a remote domain; a local domain is fine', async (t) => {
@@ -239,7 +235,7 @@ test('relay: an outside client cannot send to a remote domain; a local domain is
   assert.equal(r.status, r.code === 554 ? '5.7.1' : '4.7.1');
   assert.equal(r.text[0], '<victim@remote.test>: Relay access denied');
   assert.equal((await c.cmd('RCPT TO:<alice@example.test>')).code, 250);
-  await gw.waitLog(/NOQUEUE: reject: RCPT from unknown\[127\.0\.0\.20\]: (554 5|454 4)\.7\.1 <victim@remote\.test>: Relay access denied; from=<a@remote\.test> to=<victim@remote\.test> proto=ESMTP helo=<outsider\.example>/);
+  await gwRef().waitLog(/NOQUEUE: reject: RCPT from unknown\[127\.0\.0\.20\]: (554 5|454 4)\.7\.1 <victim@remote\.test>: Relay access denied; from=<a@remote\.test> to=<victim@remote\.test> proto=ESMTP helo=<outsider\.example>/);
 });
 
 test('VRFY answers 252 unless disabled; ETRN without fast flush is refused', async (t) => {

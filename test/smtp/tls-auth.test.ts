@@ -1,39 +1,34 @@
 /**
  * STARTTLS (RFC 3207), implicit TLS (RFC 8314) and AUTH (RFC 4954) on the wire.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGateway, type Gateway } from '../helpers/gateway.js';
+import { sharedGateway, startGateway } from '../helpers/gateway.js';
 import { SmtpTestClient } from '../helpers/smtp-client.js';
 import { makeTestCert } from '../helpers/tls.js';
 import { runCli } from '../helpers/run-cli.js';
 import { freePort } from '../helpers/ports.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
-let gw: Gateway;
 let implicitPort: number;
-const cleanups: (() => unknown)[] = [];
-after(async () => { for (const f of cleanups.reverse()) await f(); });
-before(async () => {
+const shared = sharedGateway(async (cleanup) => {
   const certDir = mkdtempSync(join(tmpdir(), 'mxg-cert-'));
-  cleanups.push(() => rmSync(certDir, { recursive: true, force: true }));
+  cleanup(() => rmSync(certDir, { recursive: true, force: true }));
   const cert = makeTestCert(certDir);
   implicitPort = await freePort();
-  gw = await startGateway({ after: (f) => cleanups.push(f) }, {
-    smtpd_tls_cert_file: cert.certFile,
-    smtpd_tls_key_file: cert.keyFile,
-    smtpd_tls_security_level: 'may',
-  }, {
-    master: (port) => `127.0.0.1:${port} inet n - n - - smtpd\n127.0.0.1:${implicitPort} inet n - n - - smtpd\n  -o smtpd_tls_wrappermode=yes\n  -o syslog_name=postfix/smtps\n`,
-  });
+  return { smtpd_tls_cert_file: cert.certFile, smtpd_tls_key_file: cert.keyFile, smtpd_tls_security_level: 'may' };
+}, {
+  master: (port) => `127.0.0.1:${port} inet n - n - - smtpd\n127.0.0.1:${implicitPort} inet n - n - - smtpd\n  -o smtpd_tls_wrappermode=yes\n  -o syslog_name=postfix/smtps\n`,
+}, async (gw) => {
   const r = await runCli(['passwd', 'add', 'alice', '--config', gw.dir], { input: 's3cret pass\n' });
   assert.equal(r.code, 0, r.stderr);
 });
+const gwRef = () => shared.gw;
 
-async function connect(t: { after: (f: () => void) => void }, port = gw.port, opts: { tls?: boolean; localAddress?: string } = {}) {
+async function connect(t: { after: (f: () => void) => void }, port = gwRef().port, opts: { tls?: boolean; localAddress?: string } = {}) {
   const c = await SmtpTestClient.connect(port, opts);
   t.after(() => c.destroy());
   assert.equal((await c.read()).code, 220);
@@ -81,7 +76,7 @@ test('AUTH PLAIN and LOGIN: success, failure with 535 5.7.8, and a logged warnin
   const ok = await c.cmd('AUTH PLAIN ' + b64('\0alice\0s3cret pass'));
   assert.deepEqual([ok.code, ok.status, ok.text[0]], [235, '2.7.0', 'Authentication successful']);
   assert.equal((await c.cmd('AUTH PLAIN ' + b64('\0alice\0s3cret pass'))).code, 503, 'already authenticated');
-  await gw.waitLog(/warning: unknown\[127\.0\.0\.1\]: SASL PLAIN authentication failed: authentication failure/);
+  await gwRef().waitLog(/warning: unknown\[127\.0\.0\.1\]: SASL PLAIN authentication failed: authentication failure/);
 
   const l = await connect(t);
   await startTls(l);
@@ -99,7 +94,7 @@ test('AUTH PLAIN and LOGIN: success, failure with 535 5.7.8, and a logged warnin
 });
 
 test('an authenticated client from outside mynetworks may relay; the same client unauthenticated may not', async (t) => {
-  const c = await connect(t, gw.port, { localAddress: '127.0.0.30' });
+  const c = await connect(t, gwRef().port, { localAddress: '127.0.0.30' });
   await startTls(c);
   await c.cmd('EHLO outside.example');
   await c.cmd('MAIL FROM:<alice@example.test>');
@@ -112,7 +107,7 @@ test('an authenticated client from outside mynetworks may relay; the same client
   const r = await c.cmd('Subject: relayed\r\n\r\nhi\r\n.');
   assert.equal(r.code, 250);
   const id = /queued as (\w+)/.exec(r.text[0]!)![1];
-  await gw.waitLog(new RegExp(`${id}: client=unknown\\[127\\.0\\.0\\.30\\], sasl_method=PLAIN, sasl_username=alice`));
+  await gwRef().waitLog(new RegExp(`${id}: client=unknown\\[127\\.0\\.0\\.30\\], sasl_method=PLAIN, sasl_username=alice`));
 });
 
 test('implicit TLS (smtpd_tls_wrappermode): TLS from the first byte, AUTH offered at once, own syslog_name', async (t) => {
@@ -122,7 +117,7 @@ test('implicit TLS (smtpd_tls_wrappermode): TLS from the first byte, AUTH offere
   assert.ok(!e.text.includes('STARTTLS'));
   assert.equal((await c.cmd('AUTH PLAIN ' + b64('\0alice\0s3cret pass'))).code, 235);
   await c.cmd('QUIT');
-  await gw.waitLog(/postfix\/smtps\/smtpd\[\d+\]: disconnect from unknown\[127\.0\.0\.1\] ehlo=1 auth=1 quit=1 commands=3/);
+  await gwRef().waitLog(/postfix\/smtps\/smtpd\[\d+\]: disconnect from unknown\[127\.0\.0\.1\] ehlo=1 auth=1 quit=1 commands=3/);
 });
 
 test('smtpd_tls_security_level = encrypt: 530 before STARTTLS; misconfiguration without a certificate stops start-up', async (t) => {
