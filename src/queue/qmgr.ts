@@ -230,7 +230,15 @@ export class QueueManager {
     // Postfix back-off: wait as long as the message is old, within the configured bounds.
     const age = (Date.now() - env.arrival) / 1000;
     const wait = Math.min(Math.max(age, this.cfg.time('minimal_backoff_time')), this.cfg.time('maximal_backoff_time'));
-    const state: DeliveryState = { done: [...done], attempts: msg.state.attempts + 1, nextAttempt: Date.now() + wait * 1000, reasons };
+    // postconf(5) delay_warning_time: one notice to the sender once mail has waited this long.
+    const warnAfter = this.cfg.time('delay_warning_time') * 1000;
+    let warned = msg.state.warned ?? false;
+    if (warnAfter > 0 && !warned && Date.now() - env.arrival >= warnAfter) {
+      const delayed = results.filter((r) => !done.has(r.address)).map((r) => ({ ...this.bounceEntry(r, env), dsn: r.dsn.replace(/^5/, '4') }));
+      if (delayed.length) await this.sendBounce(msg, delayed, 'delay');
+      warned = true;
+    }
+    const state: DeliveryState = { done: [...done], attempts: msg.state.attempts + 1, nextAttempt: Date.now() + wait * 1000, reasons, warned };
     // A deferred message leaves the group-commit log for a queue file of its own.
     await this.spool.spill(msg);
     await this.spool.writeState(id, state);
@@ -294,10 +302,10 @@ export class QueueManager {
   }
 
   /** Queues an RFC 3464 notice to the sender; never for the null sender or for a bounce. */
-  private async sendBounce(msg: QueuedMessage, rcpts: BounceRecipient[]): Promise<void> {
+  private async sendBounce(msg: QueuedMessage, rcpts: BounceRecipient[], kind: 'failure' | 'delay' = 'failure'): Promise<void> {
     const env = msg.envelope;
     if (env.isBounce || !isBounceable(env.sender, { doubleBounceSender: this.cfg.get('double_bounce_sender') })) {
-      this.log('bounce', `${env.id}: undeliverable ${env.isBounce ? 'notification' : 'mail from the null sender'}, not returned: ${rcpts.map((r) => `<${r.address}>`).join(', ')}`);
+      if (kind === 'failure') this.log('bounce', `${env.id}: undeliverable ${env.isBounce ? 'notification' : 'mail from the null sender'}, not returned: ${rcpts.map((r) => `<${r.address}>`).join(', ')}`);
       return;
     }
     const limit = this.cfg.size('bounce_size_limit');
@@ -305,7 +313,8 @@ export class QueueManager {
     const host = this.cfg.get('myhostname');
     const body = buildBounceMessage({
       reportingMta: host, queueId: env.id, originalSender: env.sender, arrivalDate: new Date(env.arrival),
-      kind: 'failure', recipients: rcpts, original, sizeLimit: limit,
+      kind, recipients: rcpts, original, sizeLimit: limit,
+      willRetryUntil: kind === 'delay' ? new Date(env.arrival + this.cfg.time('maximal_queue_lifetime') * 1000) : undefined,
     });
     const w = await this.spool.create({ sender: '', recipients: [{ address: env.sender }], arrival: Date.now(), isBounce: true });
     try {
@@ -315,7 +324,7 @@ export class QueueManager {
       await w.abort();
       throw e;
     }
-    this.log('bounce', `${env.id}: sender non-delivery notification: ${w.envelope.id}`);
+    this.log('bounce', `${env.id}: sender ${kind === 'delay' ? 'delay' : 'non-delivery'} notification: ${w.envelope.id}`);
     const mid = /^Message-ID:[ \t]*(<[^>\r\n]*>)/im.exec(body.subarray(0, 4096).toString('latin1'))?.[1] ?? '';
     this.log('cleanup', `${w.envelope.id}: message-id=${mid}`);
     this.notify(w.envelope.id, w.queued());

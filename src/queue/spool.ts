@@ -53,6 +53,8 @@ export interface DeliveryState {
   readonly nextAttempt: number;      // ms since epoch
   /** Last deferral reason per recipient, for `mxguard queue`. */
   readonly reasons?: Readonly<Record<string, string>>;
+  /** A delay notice was sent (delay_warning_time). */
+  readonly warned?: boolean;
 }
 
 function trailer(msgLen: number, envLen: number): Buffer {

@@ -170,3 +170,32 @@ test('maximal_queue_lifetime: a message deferred past its lifetime is returned t
   assert.equal(maildirTexts(gwMaildir(gw, 'sender')).length, 1, 'exactly one notice');
   assert.equal(sink.messages.length, 0);
 });
+
+test('delay_warning_time: one "Delayed Mail" notice while the message is still being retried', async (t) => {
+  const replies: Record<string, string> = { 'slow@remote.test': '450 4.2.0 <slow@remote.test>: Mailbox temporarily unavailable' };
+  const sink = await startSink(t, { rcptReplies: replies });
+  const gw = await startGateway(t, {
+    relayhost: `[127.0.0.1]:${sink.port}`,
+    default_transport: 'smtp',
+    delay_warning_time: '1s',
+    minimal_backoff_time: '1s',
+    maximal_backoff_time: '1s',
+    queue_run_delay: '1s',
+  });
+  const tok = token('delay');
+  const { c } = await connectClient(t, gw.port);
+  await c.cmd('EHLO client.test');
+  const id = queuedId(await sendMessage(c, 'waiter@example.test', ['slow@remote.test'],
+    messageText({ from: 'waiter@example.test', to: 'slow@remote.test', subject: 'slow one', headers: { 'X-Mxg-Token': tok } })));
+  await c.cmd('QUIT');
+  await gw.waitLog(new RegExp(`${id}: sender delay notification: [0-9A-F]+`), 30_000);
+  const notice = await waitForMail(gwMaildir(gw, 'waiter'), tok);
+  assert.match(notice, /^Subject: Delayed Mail \(still being retried\)/m);
+  assert.match(notice, /^Action: delayed/m);
+  assert.match(notice, /^Status: 4\.2\.0/m);
+  // The message itself stays queued and is delivered once the next hop accepts it.
+  delete replies['slow@remote.test'];
+  await gw.waitLog(new RegExp(`${id}: to=<slow@remote\\.test>, .*status=sent`), 30_000);
+  assert.equal(maildirTexts(gwMaildir(gw, 'waiter')).length, 1, 'exactly one delay notice');
+  assert.equal([...gw.log().matchAll(new RegExp(`${id}: sender delay notification`, 'g'))].length, 1);
+});
