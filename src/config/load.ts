@@ -126,6 +126,12 @@ export function loadConfig(opts: { dir?: string; requireMaster?: boolean } = {})
     }
     const scfg = s.overrides.size ? config.withOverrides(s.overrides, s.file, s.line) : config;
     if (s.overrides.size) scfg.validate();
+    const sasl = scfg.get('smtpd_sasl_type').toLowerCase();
+    if (sasl !== 'mxguard' && scfg.bool('smtpd_sasl_auth_enable')) {
+      const at = scfg.origin('smtpd_sasl_type');
+      const message = `service ${s.name}: smtpd_sasl_type = ${sasl} is not supported yet; AUTH is not offered (use mxguard's password file: smtpd_sasl_type = mxguard)`;
+      if (!warnings.some((w) => w.message === message)) warnings.push({ file: at?.file, line: at?.line, message });
+    }
     for (const a of listenAddresses(s, scfg)) listeners.push({ service: s.name, ...a, config: scfg });
   }
   if (listeners.length === 0) throw new ConfigError(`no "inet ... smtpd" service to run`, masterFile);

@@ -287,7 +287,8 @@ export class Session {
   }
 
   private authOffered(): boolean {
-    return this.cfg.bool('smtpd_sasl_auth_enable') && (this.tls || !this.cfg.bool('smtpd_tls_auth_only'));
+    return this.cfg.bool('smtpd_sasl_auth_enable') && this.cfg.get('smtpd_sasl_type') === 'mxguard'
+      && (this.tls || !this.cfg.bool('smtpd_tls_auth_only'));
   }
 
   private tlsOffered(): boolean {

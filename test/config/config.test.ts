@@ -141,3 +141,15 @@ test('docs/configuration.md is the rendered catalogue', () => {
   const doc = readFileSync(join(repoRoot, 'docs/configuration.md'), 'utf8');
   assert.equal(doc, renderReference(), 'run: node dist/src/cli/main.js config --reference > docs/configuration.md');
 });
+
+test('a real main.cf from the field reports (seeds/000) loads: Postfix-only parameters are named, nothing is fatal', (t) => {
+  const dir = confDir(t, readFileSync(join(repoRoot, 'test/fixtures/seed-000-main.cf'), 'utf8'), '127.0.0.1:2525 inet n - n - - smtpd\n');
+  const l = loadConfig({ dir });
+  const msgs = l.warnings.map((w) => `${w.line}: ${w.message}`);
+  assert.ok(msgs.includes('129: Postfix parameter "alias_maps" has no effect in mxguard'), msgs.join('\n'));
+  assert.ok(msgs.some((m) => /smtpd_sasl_type = dovecot is not supported yet; AUTH is not offered/.test(m)));
+  assert.ok(!msgs.some((m) => m.includes('unknown parameter')), 'every name in it is a Postfix parameter');
+  assert.equal(l.config.get('myhostname'), 'mail.myhost.com');
+  assert.equal(l.config.time('maximal_queue_lifetime'), 7 * 86400);
+  assert.deepEqual(l.config.list('mynetworks'), ['127.0.0.0/8', '[::ffff:127.0.0.0]/104', '[::1]/128']);
+});

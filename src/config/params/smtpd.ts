@@ -65,7 +65,7 @@ export const smtpdParams: ParamDef[] = [
   p.int('smtpd_tls_loglevel', '0', 'TLS logging: 1 logs the negotiated session.', { min: 0, max: 4 }),
   // SASL (RFC 4954)
   p.bool('smtpd_sasl_auth_enable', 'yes', 'Offer SMTP AUTH (PLAIN, LOGIN) against $mxguard_passwd_file.', { postfixDefault: 'no' }),
-  p.choice('smtpd_sasl_type', 'mxguard', ['mxguard'], 'SASL backend: mxguard\'s own password file.'),
+  p.choice('smtpd_sasl_type', 'mxguard', ['mxguard', 'dovecot', 'cyrus'], 'SASL backend: "mxguard" checks $mxguard_passwd_file. "dovecot" and "cyrus" (Postfix\'s values) are accepted so existing main.cf files load, but are not supported yet: AUTH is then not offered, and start-up says so.'),
   p.string('smtpd_sasl_path', 'smtpd', 'SASL backend path (unused by the mxguard backend).'),
   p.bool('broken_sasl_auth_clients', 'no', 'Also announce "AUTH=PLAIN LOGIN" for old clients.'),
   p.bool('smtpd_sasl_authenticated_header', 'no', 'Put the SASL login name into the Received: header.'),
