@@ -49,7 +49,7 @@ function session(port: number, payload: Buffer): Promise<{ replies: number; clos
 }
 
 test('random and malformed input never crashes or wedges the server', async (t) => {
-  const seed = Number(process.env.MXGUARD_FUZZ_SEED ?? Date.now() % 1000000);
+  const seed = Number(process.env.MXGUARD_FUZZ_SEED ?? 20261127); // fixed in CI; set it to explore
   t.diagnostic(`fuzz seed ${seed}`);
   const r = rng(seed);
   const gw = await startGateway(t, { smtpd_timeout: '3s', smtpd_hard_error_limit: '50', message_size_limit: '100000' });
