@@ -96,7 +96,7 @@ function onSignals(logger: Logger, qmgr: QueueManager, pidFile: string, h: { ter
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGUSR1', () => { logger.line('qmgr', 'flush requested'); void qmgr.flush(); });
-  process.on('SIGHUP', () => void h.reload());
+  process.on('SIGHUP', () => { logger.reopen(); void h.reload(); });
 }
 
 /** The SMTP listeners of one process, with SIGHUP replacement. */
@@ -304,6 +304,7 @@ async function serveWorker(opts: { config?: string }, first: LoadedConfig): Prom
   process.on('SIGTERM', () => void shutdown());
   process.on('SIGINT', () => { /* the primary decides; it sends SIGTERM */ });
   process.on('SIGHUP', () => void (async () => {
+    logger.reopen();
     const next = reloadConfig(opts.config, logger);
     if (next && await set.replace(next, logger)) qmgr.reconfigure(next.config);
   })());

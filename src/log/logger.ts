@@ -18,6 +18,8 @@ export function syslogStamp(d = new Date()): string {
 export interface Logger {
   /** One line from `program` (e.g. 'smtpd', 'qmgr'); `syslogName` overrides the default prefix. */
   line(program: string, text: string, syslogName?: string): void;
+  /** Reopens $maillog_file (after logrotate moved it away; done on SIGHUP). */
+  reopen(): void;
   close(): void;
 }
 
@@ -75,6 +77,14 @@ export function createLogger(opts: LoggerOptions): Logger {
       // A regular file takes the batch in one quick write(2); a pipe (standard output) may block,
       // so it is written from the thread pool.
       if (!scheduled) { scheduled = true; setImmediate(own ? flush : flushAsync); }
+    },
+    reopen() {
+      if (!own) return;
+      writing = false;
+      flush();
+      const old = fd;
+      try { fd = openSync(opts.file, 'a'); } catch { return; /* keep writing where we were */ }
+      try { closeSync(old); } catch { /* already closed */ }
     },
     close() { writing = false; flush(); if (own) closeSync(fd); },
   };

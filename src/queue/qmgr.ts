@@ -302,8 +302,16 @@ export class QueueManager {
   }
 
   /** Queues an RFC 3464 notice to the sender; never for the null sender or for a bounce. */
-  private async sendBounce(msg: QueuedMessage, rcpts: BounceRecipient[], kind: 'failure' | 'delay' = 'failure'): Promise<void> {
+  private async sendBounce(msg: QueuedMessage, all: BounceRecipient[], kind: 'failure' | 'delay' = 'failure'): Promise<void> {
     const env = msg.envelope;
+    // RFC 3461 §4.1: a recipient given NOTIFY without FAILURE (or DELAY) is not reported on.
+    const wanted = kind === 'failure' ? 'FAILURE' : 'DELAY';
+    const rcpts = all.filter((b) => {
+      const n = env.recipients.find((r) => r.address === b.address)?.notify;
+      return !n || n.includes(wanted);
+    });
+    if (rcpts.length < all.length) this.log('bounce', `${env.id}: no ${kind === 'failure' ? 'non-delivery' : 'delay'} notice for ${all.length - rcpts.length} recipient(s) by their NOTIFY request`);
+    if (!rcpts.length) return;
     if (env.isBounce || !isBounceable(env.sender, { doubleBounceSender: this.cfg.get('double_bounce_sender') })) {
       if (kind === 'failure') this.log('bounce', `${env.id}: undeliverable ${env.isBounce ? 'notification' : 'mail from the null sender'}, not returned: ${rcpts.map((r) => `<${r.address}>`).join(', ')}`);
       return;
@@ -313,7 +321,7 @@ export class QueueManager {
     const host = this.cfg.get('myhostname');
     const body = buildBounceMessage({
       reportingMta: host, queueId: env.id, originalSender: env.sender, arrivalDate: new Date(env.arrival),
-      kind, recipients: rcpts, original, sizeLimit: limit,
+      kind, recipients: rcpts, original, sizeLimit: limit, ret: env.ret === 'HDRS' ? 'hdrs' : 'full',
       willRetryUntil: kind === 'delay' ? new Date(env.arrival + this.cfg.time('maximal_queue_lifetime') * 1000) : undefined,
     });
     const w = await this.spool.create({ sender: '', recipients: [{ address: env.sender }], arrival: Date.now(), isBounce: true });

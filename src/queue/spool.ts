@@ -30,7 +30,12 @@ const unlinkP = promisify(unlink), renameP = promisify(rename);
 import { join } from 'node:path';
 import { newQueueId, QUEUE_ID_RE } from './queue-id.js';
 
-export interface EnvelopeRecipient { readonly address: string; readonly orig?: string }
+export interface EnvelopeRecipient {
+  readonly address: string;
+  readonly orig?: string;
+  /** RFC 3461 NOTIFY: when the sender wants to hear about this recipient (absent: failures and delays). */
+  readonly notify?: readonly string[];
+}
 
 export interface Envelope {
   readonly id: string;
@@ -42,6 +47,8 @@ export interface Envelope {
   readonly saslUsername?: string;
   readonly smtputf8?: boolean;
   readonly body?: '7BIT' | '8BITMIME' | 'BINARYMIME';
+  /** RFC 3461 RET: a failure notice returns the full message or its headers only. */
+  readonly ret?: 'FULL' | 'HDRS';
   /** Set on bounces: they are never bounced themselves (RFC 5321 §6.1). */
   readonly isBounce?: boolean;
 }

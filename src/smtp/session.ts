@@ -54,8 +54,9 @@ interface Transaction {
   sender: string;
   smtputf8: boolean;
   body?: '7BIT' | '8BITMIME' | 'BINARYMIME';
+  ret?: 'FULL' | 'HDRS';
   declaredSize?: number;
-  recipients: { address: string; orig?: string }[];
+  recipients: { address: string; orig?: string; notify?: string[] }[];
   rcptTotal: number;
   queueId?: string;
   /** The queue file, opened at the first accepted recipient (so DATA does not wait for it). */
@@ -478,6 +479,7 @@ export class Session {
     const params = parsed.params;
     let declaredSize: number | undefined;
     let body: Transaction['body'];
+    let ret: Transaction['ret'];
     for (const [k, v] of params) {
       switch (k) {
         case 'SIZE': {
@@ -497,15 +499,22 @@ export class Session {
         case 'SMTPUTF8':
           if (v !== true) return fail(reply(501, '5.4', 'Bad SMTPUTF8 syntax'));
           break;
-        case 'AUTH': case 'RET': case 'ENVID':
-          break; // RFC 4954 §5 / RFC 3461: accepted; DSN options are not acted on yet
+        case 'RET': {
+          // RFC 3461 §4.3: what a failure notice returns of the message.
+          const r = typeof v === 'string' ? v.toUpperCase() : '';
+          if (r !== 'FULL' && r !== 'HDRS') return fail(reply(501, '5.4', 'Bad RET parameter syntax'));
+          ret = r;
+          break;
+        }
+        case 'AUTH': case 'ENVID':
+          break; // RFC 4954 §5, RFC 3461 §4.4: accepted
         default:
           return fail(reply(555, '5.4', `Unsupported option: ${k}`));
       }
     }
     const rejected = await this.stageReject('mail', 'MAIL', { ...this.context('mail'), sender: parsed.address });
     if (rejected) return fail(rejected);
-    this.tx = { sender: parsed.address, smtputf8: smtputf8Param, body, declaredSize, recipients: [], rcptTotal: 0 };
+    this.tx = { sender: parsed.address, smtputf8: smtputf8Param, body, ret, declaredSize, recipients: [], rcptTotal: 0 };
     this.count('mail', true);
     this.send(reply(250, '1.0', 'Ok'));
   }
@@ -520,6 +529,15 @@ export class Session {
     if (!parsed.ok) return fail(parsed.reply);
     for (const k of parsed.params.keys()) {
       if (k !== 'NOTIFY' && k !== 'ORCPT') return fail(reply(555, '5.4', `Unsupported option: ${k}`));
+    }
+    // RFC 3461 §4.1: NOTIFY=NEVER, or any of SUCCESS, FAILURE, DELAY.
+    const notifyRaw = parsed.params.get('NOTIFY');
+    let notify: string[] | undefined;
+    if (notifyRaw !== undefined) {
+      notify = typeof notifyRaw === 'string' ? notifyRaw.toUpperCase().split(',') : [];
+      const ok = notify.length > 0 && (notify.length === 1 && notify[0] === 'NEVER'
+        || notify.every((n) => n === 'SUCCESS' || n === 'FAILURE' || n === 'DELAY') && new Set(notify).size === notify.length);
+      if (!ok) return fail(reply(501, '5.4', 'Bad NOTIFY parameter syntax'));
     }
     this.tx.rcptTotal++;
     if (this.tx.recipients.length >= this.cfg.int('smtpd_recipient_limit')) {
@@ -544,7 +562,7 @@ export class Session {
       this.log(`${this.tx.queueId}: client=${this.clientLog}${extra}`);
     }
     const orcpt = parsed.params.get('ORCPT');
-    this.tx.recipients.push({ address: parsed.address, orig: typeof orcpt === 'string' ? orcpt : undefined });
+    this.tx.recipients.push({ address: parsed.address, orig: typeof orcpt === 'string' ? orcpt : undefined, notify });
     this.count('rcpt', true);
     this.send(reply(250, '1.5', 'Ok'));
   }
@@ -554,7 +572,7 @@ export class Session {
     const tx = this.tx!;
     const env = {
       sender: tx.sender, recipients: tx.recipients, arrival: Date.now(), client: this.clientLog,
-      helo: this.helo, saslUsername: this.sasl?.username, smtputf8: tx.smtputf8, body: tx.body,
+      helo: this.helo, saslUsername: this.sasl?.username, smtputf8: tx.smtputf8, body: tx.body, ret: tx.ret,
     };
     tx.writer ??= this.deps.spool.create(env, tx.queueId);
     const writer = await tx.writer;

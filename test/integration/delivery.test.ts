@@ -199,3 +199,28 @@ test('delay_warning_time: one "Delayed Mail" notice while the message is still b
   assert.equal(maildirTexts(gwMaildir(gw, 'waiter')).length, 1, 'exactly one delay notice');
   assert.equal([...gw.log().matchAll(new RegExp(`${id}: sender delay notification`, 'g'))].length, 1);
 });
+
+test('DSN requests (RFC 3461): NOTIFY=NEVER gets no notice, RET=HDRS returns headers only', async (t) => {
+  const refuse = '550 5.1.1 Recipient address rejected: User unknown';
+  const sink = await startSink(t, { rcptReplies: { 'quiet@remote.test': refuse, 'loud@remote.test': refuse } });
+  const gw = await startGateway(t, { relayhost: `[127.0.0.1]:${sink.port}`, default_transport: 'smtp' });
+  const tok = token('dsn');
+  const { c } = await connectClient(t, gw.port);
+  await c.cmd('EHLO client.test');
+  assert.equal((await c.cmd('MAIL FROM:<dsn@example.test> RET=HDRS')).code, 250);
+  assert.equal((await c.cmd('RCPT TO:<quiet@remote.test> NOTIFY=NEVER')).code, 250);
+  assert.equal((await c.cmd('RCPT TO:<loud@remote.test> NOTIFY=FAILURE,DELAY')).code, 250);
+  assert.deepEqual(await c.cmd('RCPT TO:<x@remote.test> NOTIFY=NEVER,FAILURE').then((x) => [x.code, x.status]), [501, '5.5.4']);
+  assert.equal((await c.cmd('DATA')).code, 354);
+  const r = await c.cmd(`Subject: dsn\r\nX-Mxg-Token: ${tok}\r\n\r\nthe body stays home ${tok}-body\r\n.`);
+  const id = queuedId(r);
+  await c.cmd('QUIT');
+  await gw.waitLog(new RegExp(`${id}: no non-delivery notice for 1 recipient\\(s\\) by their NOTIFY request`));
+  await gw.waitLog(new RegExp(`${id}: sender non-delivery notification: [0-9A-F]+`));
+  const bounce = await waitForMail(gwMaildir(gw, 'dsn'), 'multipart/report');
+  assert.match(bounce, /^Final-Recipient: rfc822; ?loud@remote\.test/mi);
+  assert.doesNotMatch(bounce, /quiet@remote\.test/);
+  assert.match(bounce, /text\/rfc822-headers/);
+  assert.ok(bounce.includes(tok), 'the headers are returned');
+  assert.ok(!bounce.includes(`${tok}-body`), 'the body is not');
+});

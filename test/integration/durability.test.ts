@@ -247,3 +247,16 @@ test('SIGHUP reloads main.cf for new sessions; an invalid main.cf is refused and
   assert.deepEqual(await third.cmd('MAIL FROM:<bob@remote.test>').then((r) => r.code), 503);
   assert.equal(gw.log().split('\n').filter((l) => / reload -- /.test(l)).length, before, 'no second reload');
 });
+
+test('SIGHUP reopens maillog_file, so log rotation by renaming works', async (t) => {
+  const gw = await startGateway(t);
+  const { renameSync } = await import('node:fs');
+  renameSync(gw.logFile, `${gw.logFile}.1`);
+  gw.proc.kill('SIGHUP');
+  await gw.waitLog(/reload -- version/);
+  const { c } = await connectClient(t, gw.port);
+  await c.cmd('EHLO rotated.example');
+  await c.cmd('QUIT');
+  await gw.waitLog(/disconnect from unknown\[127\.0\.0\.1\] ehlo=1 quit=1 commands=2/);
+  assert.doesNotMatch(readFileSync(`${gw.logFile}.1`, 'utf8'), /rotated\.example|ehlo=1 quit=1/, 'nothing new goes to the rotated file');
+});
