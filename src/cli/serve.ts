@@ -13,7 +13,7 @@
  * bad one is reported and the running one kept). SIGUSR1 flushes the queue.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { mkdirSync, writeFileSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { ConfigError } from '../config/types.js';
@@ -60,6 +60,16 @@ function newPasswd(loaded: LoadedConfig, logger: Logger): PasswdFile {
   return new PasswdFile(loaded.config.get('mxguard_passwd_file'), {
     onWarning: (w) => logger.line('smtpd', `warning: ${w.file ?? ''}${w.line ? `:${w.line}` : ''}: ${w.message}`),
   });
+}
+
+/** Like Postfix's master.lock: one server per state directory, or the two would recover each other's mail. */
+function checkNotRunning(loaded: LoadedConfig): void {
+  const pidFile = loaded.config.get('mxguard_pid_file');
+  let pid: number;
+  try { pid = Number(readFileSync(pidFile, 'utf8').trim()); } catch { return; }
+  if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) return;
+  try { process.kill(pid, 0); } catch { return; } // stale pid file
+  throw new ConfigError(`another mxguard (pid ${pid}, from ${pidFile}) is running with this queue; stop it first (or remove ${pidFile} if that process is not mxguard)`);
 }
 
 function writePidFile(loaded: LoadedConfig): string {
@@ -137,6 +147,7 @@ export async function serve(opts: { config?: string }): Promise<void> {
   if (cluster.isWorker) return serveWorker(opts, loaded);
   printWarnings(loaded);
   checkStartup(loaded);
+  checkNotRunning(loaded);
   const workers = loaded.config.int('mxguard_workers');
   return workers > 1 ? servePrimary(opts, loaded, workers) : serveSingle(opts, loaded);
 }

@@ -260,3 +260,11 @@ test('SIGHUP reopens maillog_file, so log rotation by renaming works', async (t)
   await gw.waitLog(/disconnect from unknown\[127\.0\.0\.1\] ehlo=1 quit=1 commands=2/);
   assert.doesNotMatch(readFileSync(`${gw.logFile}.1`, 'utf8'), /rotated\.example|ehlo=1 quit=1/, 'nothing new goes to the rotated file');
 });
+
+test('a second server on the same queue refuses to start while the first runs', async (t) => {
+  const gw = await startGateway(t);
+  const r = await runCli(['serve', '--config', gw.dir]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, new RegExp(`fatal: another mxguard \\(pid ${gw.proc.pid}, from .*mxguard\\.pid\\) is running with this queue`));
+  assert.equal(gw.proc.exitCode, null, 'the first one is still running');
+});
