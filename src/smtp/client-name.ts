@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import { Resolver } from 'node:dns/promises';
 
 let hosts: Map<string, string> | undefined;
+/** One resolver (one c-ares channel) for all lookups, per timeout value. */
+const resolvers = new Map<number, Resolver>();
 
 function hostsFile(): Map<string, string> {
   if (hosts) return hosts;
@@ -26,7 +28,8 @@ export async function lookupClientName(address: string, timeoutMs: number): Prom
   if (h) return h;
   // Loopback addresses have no delegated PTR zone: asking the system resolver only costs time.
   if (timeoutMs <= 0 || address.startsWith('127.') || address === '::1') return 'unknown';
-  const r = new Resolver({ timeout: timeoutMs, tries: 1 });
+  let r = resolvers.get(timeoutMs);
+  if (!r) { r = new Resolver({ timeout: timeoutMs, tries: 1 }); resolvers.set(timeoutMs, r); }
   try {
     const names = await Promise.race([
       r.reverse(address),
@@ -34,7 +37,6 @@ export async function lookupClientName(address: string, timeoutMs: number): Prom
     ]);
     return names[0]?.replace(/\.$/, '') || 'unknown';
   } catch {
-    r.cancel();
     return 'unknown';
   }
 }
