@@ -224,3 +224,45 @@ test('DSN requests (RFC 3461): NOTIFY=NEVER gets no notice, RET=HDRS returns hea
   assert.ok(bounce.includes(tok), 'the headers are returned');
   assert.ok(!bounce.includes(`${tok}-body`), 'the body is not');
 });
+
+test('default_destination_concurrency_limit bounds parallel deliveries to one next hop', async (t) => {
+  const { createServer } = await import('node:net');
+  let open = 0, peak = 0, delivered = 0;
+  // A slow next hop: every reply waits 150 ms, so deliveries overlap unless they are bounded.
+  // A delivery counts from the connection to its QUIT (teardown of a finished one may overlap).
+  const srv = createServer((s) => {
+    open++; peak = Math.max(peak, open);
+    let counted = true;
+    const finished = () => { if (counted) { counted = false; open--; } };
+    s.on('close', finished);
+    s.on('error', () => {});
+    const say = (line: string) => setTimeout(() => s.writable && s.write(line + '\r\n'), 150);
+    let inData = false, buf = '';
+    say('220 slow.test ESMTP');
+    s.on('data', (d) => {
+      buf += d.toString('latin1');
+      let i;
+      while ((i = buf.indexOf('\r\n')) >= 0) {
+        const line = buf.slice(0, i); buf = buf.slice(i + 2);
+        if (inData) { if (line === '.') { inData = false; delivered++; say('250 2.0.0 Ok'); } continue; }
+        const v = line.slice(0, 4).toUpperCase();
+        if (v === 'EHLO') say('250 slow.test');
+        else if (v === 'DATA') { inData = true; say('354 go'); }
+        else if (v === 'QUIT') { finished(); setTimeout(() => s.end('221 bye\r\n'), 150); }
+        else say('250 2.0.0 Ok');
+      }
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  t.after(() => new Promise<void>((r) => srv.close(() => r())));
+  const port = (srv.address() as { port: number }).port;
+  const gw = await startGateway(t, { relayhost: `[127.0.0.1]:${port}`, default_transport: 'smtp', default_destination_concurrency_limit: '2' });
+  const { c } = await connectClient(t, gw.port);
+  await c.cmd('EHLO client.test');
+  for (let i = 0; i < 6; i++) {
+    assert.equal((await sendMessage(c, 'a@example.test', [`r${i}@remote.test`], messageText({ from: 'a@example.test', to: `r${i}@remote.test`, subject: `c${i}` }))).code, 250);
+  }
+  await waitFor(() => delivered === 6, 'six deliveries', 30_000);
+  assert.ok(peak <= 2, `at most 2 connections at once to the next hop, saw ${peak}`);
+  assert.ok(peak >= 1);
+});
