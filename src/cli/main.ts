@@ -22,6 +22,13 @@ function run(fn: () => number | Promise<number | void> | void): Promise<void> {
       process.stderr.write(`mxguard: fatal: ${e.message}\n`);
       process.exit(1);
     }
+    // A system error (a directory that cannot be written, a file that cannot be read) is the
+    // administrator's to fix: say what and where, without a stack trace.
+    const sys = e as NodeJS.ErrnoException;
+    if (sys && typeof sys.code === 'string' && sys.syscall) {
+      process.stderr.write(`mxguard: fatal: ${sys.message}\n`);
+      process.exit(1);
+    }
     process.stderr.write(`mxguard: fatal: ${(e as Error).stack ?? String(e)}\n`);
     process.exit(2);
   });

@@ -100,7 +100,8 @@ export class SmtpListener {
       : createServer({ noDelay: true }, onConn);
     if (wrapper) this.server.on('tlsClientError', () => { /* failed handshakes are not sessions */ });
     await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
+      this.server!.once('error', (e: NodeJS.ErrnoException) => reject(new ConfigError(
+        `service ${this.spec.service}: cannot listen on ${this.spec.host.includes(':') ? `[${this.spec.host}]` : this.spec.host}:${this.spec.port}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.code === 'EACCES' ? 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)' : e.message}`)));
       this.server!.listen({ host: this.spec.host, port: this.spec.port, backlog: 1024 }, () => { this.server!.off('error', reject); resolve(); });
     });
   }

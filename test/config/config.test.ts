@@ -153,3 +153,23 @@ test('a real main.cf from the field reports (seeds/000) loads: Postfix-only para
   assert.equal(l.config.time('maximal_queue_lifetime'), 7 * 86400);
   assert.deepEqual(l.config.list('mynetworks'), ['127.0.0.0/8', '[::ffff:127.0.0.0]/104', '[::1]/128']);
 });
+
+test('start-up problems are one clear line and exit 1: port in use, unwritable state directory', async (t) => {
+  const { createServer } = await import('node:net');
+  const busy = createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+  t.after(() => busy.close());
+  const port = (busy.address() as { port: number }).port;
+  const dir = confDir(t, `mxguard_state_directory = ${join(tmpdir(), `mxg-st-${process.pid}-${port}`)}\n`, `127.0.0.1:${port} inet n - n - - smtpd\n`);
+  t.after(() => rmSync(join(tmpdir(), `mxg-st-${process.pid}-${port}`), { recursive: true, force: true }));
+  const r = await runCli(['serve', '--config', dir]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, new RegExp(`mxguard: fatal: service 127\\.0\\.0\\.1:${port}: cannot listen on 127\\.0\\.0\\.1:${port}: address already in use`));
+  const blocker = join(dir, 'a-file');
+  writeFileSync(blocker, 'not a directory\n');
+  const ro = confDir(t, `mxguard_state_directory = ${blocker}/state\n`, '127.0.0.1:0 inet n - n - - smtpd\n');
+  const r2 = await runCli(['serve', '--config', ro]);
+  assert.equal(r2.code, 1);
+  assert.match(r2.stderr, /^mxguard: fatal: ENOTDIR: not a directory, mkdir .*a-file\/state/m);
+  assert.doesNotMatch(r2.stderr, /    at /, 'no stack trace');
+});
