@@ -70,3 +70,28 @@ test('two workers, kill -9 of the server under load: every acknowledged message 
     return [...acked].every((s) => texts.includes(s));
   }, () => `every one of ${acked.size} acknowledged messages in Maildir`, 60_000);
 });
+
+test('two workers: the connection count limit is kept by the primary across workers', async (t) => {
+  const gw = await startGateway(t, { mxguard_workers: '2', smtpd_client_connection_count_limit: '2', smtpd_client_event_limit_exceptions: '' });
+  const held: SmtpTestClient[] = [];
+  t.after(() => held.forEach((c) => c.destroy()));
+  // Enough connections that both workers get some; only two may be open at once from one address.
+  let refused = 0, greeted = 0;
+  for (let i = 0; i < 6; i++) {
+    const c = await SmtpTestClient.connect(gw.port, { localAddress: '127.0.0.50' });
+    held.push(c);
+    const r = await c.read();
+    if (r.code === 220) greeted++;
+    else if (r.code === 421) { refused++; assert.equal(r.text[0], 'mx.example.test Error: too many connections from 127.0.0.50'); }
+  }
+  assert.equal(greeted, 2);
+  assert.equal(refused, 4);
+  const pids = new Set([...gw.log().matchAll(/postfix\/smtpd\[(\d+)\]: (?:connect from|warning: Connection concurrency)/g)].map((m) => m[1]));
+  t.diagnostic(`sessions handled by ${pids.size} worker(s)`);
+  // Closing one frees a slot.
+  held[0]!.destroy();
+  await sleep(300);
+  const again = await SmtpTestClient.connect(gw.port, { localAddress: '127.0.0.50' });
+  held.push(again);
+  assert.equal((await again.read()).code, 220);
+});
