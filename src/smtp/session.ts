@@ -6,7 +6,7 @@
  *
  * Protocol: RFC 5321, PIPELINING (RFC 2920), SIZE (RFC 1870), 8BITMIME (RFC 6152),
  * ENHANCEDSTATUSCODES (RFC 2034/3463), SMTPUTF8 (RFC 6531), CHUNKING/BDAT (RFC 3030),
- * STARTTLS (RFC 3207), AUTH PLAIN/LOGIN (RFC 4954, RFC 4616). Replies and log lines follow
+ * STARTTLS (RFC 3207), AUTH PLAIN/LOGIN (RFC 4954, RFC 4616; the exchange is in sasl.ts). Replies and log lines follow
  * Postfix's smtpd(8) wording so that runbooks, pflogsumm and fail2ban keep working.
  */
 import type { Socket } from 'node:net';
@@ -14,7 +14,6 @@ import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Config } from '../config/config.js';
 import type { ClientInfo, TransactionContext } from '../engine/types.js';
 import { evaluateRcpt, evaluateStage } from '../engine/index.js';
-import type { PasswdFile } from '../auth/passwd.js';
 import { namaddr, type Logger } from '../log/logger.js';
 import type { QueuedMessage, Spool, SpoolWriter } from '../queue/spool.js';
 import { newQueueId } from '../queue/queue-id.js';
@@ -22,13 +21,15 @@ import { parseMailFrom, parseRcptTo } from './address.js';
 import { InputReader, type BdatState, type DataFlags } from './reader.js';
 import { renderReply, reply, replyLine, type Reply } from './reply.js';
 import { receivedHeader } from './received.js';
+import { isSaslMechanism, runSasl, type SaslBackend } from './sasl.js';
 
 export interface SessionDeps {
   readonly config: Config;
   readonly service: string;
   readonly logger: Logger;
   readonly spool: Spool;
-  readonly passwd: PasswdFile;
+  /** Checks AUTH credentials (mxguard's password file). */
+  readonly passwd: SaslBackend;
   /** TLS context when smtpd_tls_cert_file is set. */
   readonly tlsContext?: SecureContext;
   /** The socket is already TLS (smtpd_tls_wrappermode). */
@@ -413,7 +414,7 @@ export class Session {
     const [mechRaw, initial] = arg.trim().split(/\s+/, 2);
     const mech = (mechRaw ?? '').toUpperCase();
     if (!mech) return fail(reply(501, '5.4', 'Syntax: AUTH mechanism'));
-    if (mech !== 'PLAIN' && mech !== 'LOGIN') return fail(reply(535, '7.8', 'Error: authentication failed: Invalid authentication mechanism'));
+    if (!isSaslMechanism(mech)) return fail(reply(535, '7.8', 'Error: authentication failed: Invalid authentication mechanism'));
     const timeout = this.cfg.time('smtpd_timeout') * 1000;
     // RFC 4954 §4: a client response line may be up to 12288 octets.
     const ask = async (challenge: string): Promise<string | Reply> => {
@@ -425,35 +426,10 @@ export class Session {
       if (s === '*') return reply(501, '7.0', 'Authentication aborted');
       return s;
     };
-    const decode = (b64: string): string | undefined => {
-      if (b64 === '=') return '';
-      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0) return undefined;
-      return Buffer.from(b64, 'base64').toString('utf8');
-    };
-    let user: string | undefined, pass: string | undefined;
-    if (mech === 'PLAIN') {
-      let resp: string | Reply = initial ?? await ask('');
-      if (typeof resp !== 'string') return fail(resp);
-      const text = decode(resp);
-      if (text === undefined) return fail(reply(501, '5.2', 'Cannot decode response'));
-      // RFC 4616 §2: [authzid] NUL authcid NUL passwd
-      const parts = text.split('\0');
-      if (parts.length !== 3) return fail(reply(501, '5.2', 'Cannot decode response'));
-      [, user, pass] = parts;
-      if (parts[0] && parts[0] !== user) return fail(await this.authFailed(mech));
-    } else {
-      let u: string | Reply | undefined = initial;
-      if (u === undefined) u = await ask('VXNlcm5hbWU6'); // "Username:"
-      if (typeof u !== 'string') return fail(u);
-      user = decode(u);
-      if (user === undefined) return fail(reply(501, '5.2', 'Cannot decode response'));
-      const p = await ask('UGFzc3dvcmQ6'); // "Password:"
-      if (typeof p !== 'string') return fail(p);
-      pass = decode(p);
-      if (pass === undefined) return fail(reply(501, '5.2', 'Cannot decode response'));
-    }
-    if (!user || pass === undefined || !(await this.deps.passwd.verify(user, pass))) return fail(await this.authFailed(mech));
-    this.sasl = { method: mech, username: user };
+    const result = await runSasl(mech, initial, ask, this.deps.passwd);
+    if (result.kind === 'error') return fail(result.reply);
+    if (result.kind === 'failed') return fail(await this.authFailed(mech));
+    this.sasl = { method: mech, username: result.username };
     this.count('auth', true);
     this.send(reply(235, '7.0', 'Authentication successful'));
   }
