@@ -318,7 +318,17 @@ class Session {
       return { results: this.results };
     }
 
-    const mailCmd = `MAIL FROM:<${this.req.sender}>${extensions.has('SIZE') ? ` SIZE=${this.req.size}` : ''}`;
+    // RFC 6531 §3.4: a message that needs SMTPUTF8 cannot go to a server without it.
+    if (this.req.smtputf8 && !lmtp && !extensions.has('SMTPUTF8')) {
+      this.rcpts.forEach((_, i) => this.settle(i, 'bounced', '5.6.7', `SMTPUTF8 is required, but was not offered by host ${this.host}`));
+      await this.quit();
+      return { results: this.results };
+    }
+    // RFC 6152: pass on what the client declared, where the server understands it.
+    const params = (extensions.has('SIZE') ? ` SIZE=${this.req.size}` : '')
+      + (this.req.body === '8BITMIME' && extensions.has('8BITMIME') ? ' BODY=8BITMIME' : '')
+      + (this.req.smtputf8 && extensions.has('SMTPUTF8') ? ' SMTPUTF8' : '');
+    const mailCmd = `MAIL FROM:<${this.req.sender}>${params}`;
     const rcptCmds = this.rcpts.map((r) => `RCPT TO:<${r.address}>`);
     const accepted: number[] = [];
     let mail: ServerReply;

@@ -19,6 +19,9 @@ export interface DeliveryRequest {
   readonly nexthop: string;          // e.g. '[127.0.0.1]:2526', 'inet:127.0.0.1:24', 'unix:/run/dovecot/lmtp', 'example.com'
   readonly arrivalTime: Date;
   readonly size: number;             // bytes of the message
+  /** RFC 6152 / RFC 6531: what the client declared at MAIL, to be passed on to the next hop. */
+  readonly body?: '7BIT' | '8BITMIME' | 'BINARYMIME';
+  readonly smtputf8?: boolean;
   /** A fresh stream of the message bytes (headers and body, CRLF line ends, not dot-stuffed). */
   openMessage(): Readable;
   readonly config: Config;

@@ -266,7 +266,7 @@ export class QueueManager {
       } else {
         const req: DeliveryRequest = {
           queueId: env.id, sender: env.sender, recipients: rcpts.map((r) => ({ address: r.address, origAddress: r.orig })),
-          transport, nexthop, arrivalTime: new Date(env.arrival), size: msg.size,
+          transport, nexthop, arrivalTime: new Date(env.arrival), size: msg.size, body: env.body, smtputf8: env.smtputf8,
           openMessage: () => this.spool.openMessage(msg), config: this.cfg,
         };
         // One controller per attempt, ended by mxguard_delivery_timeout or by shutdown.

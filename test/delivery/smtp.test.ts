@@ -350,3 +350,18 @@ test('smtp MX: null MX, NXDOMAIN, temporary failure, MX pointing back to us', as
   assert.deepEqual(pick(await one('noaddr.test')), { status: 'bounced', dsn: '5.4.4', relay: 'none', text: 'Host or domain name not found. Name service error for name=mx.noaddr.test type=A: Host not found' });
   assert.equal((await one('tempaddr.test')).dsn, '4.4.3');
 });
+
+test('smtp: BODY=8BITMIME and SMTPUTF8 are passed on when offered; SMTPUTF8 mail to a server without it bounces 5.6.7', async (t) => {
+  const cfg = testConfig();
+  const modern = await startSink(t, { extensions: ['PIPELINING', '8BITMIME', 'SMTPUTF8'] });
+  const [ok] = await agent.deliver({ ...testRequest(cfg, { recipients: ['b@remote.test'], nexthop: `[127.0.0.1]:${modern.port}` }), body: '8BITMIME', smtputf8: true }, signal());
+  assert.equal(ok!.status, 'sent');
+  assert.equal(modern.messages[0]!.mailParams, 'BODY=8BITMIME SMTPUTF8');
+  const old = await startSink(t, { extensions: ['PIPELINING'] });
+  const [eight] = await agent.deliver({ ...testRequest(cfg, { recipients: ['b@remote.test'], nexthop: `[127.0.0.1]:${old.port}` }), body: '8BITMIME' }, signal());
+  assert.equal(eight!.status, 'sent', '8BITMIME is not required of the next hop');
+  assert.equal(old.messages[0]!.mailParams, '');
+  const [utf8] = await agent.deliver({ ...testRequest(cfg, { recipients: ['b@remote.test'], nexthop: `[127.0.0.1]:${old.port}` }), smtputf8: true }, signal());
+  assert.deepEqual([utf8!.status, utf8!.dsn], ['bounced', '5.6.7']);
+  assert.match(utf8!.text, /SMTPUTF8 is required, but was not offered by host 127\.0\.0\.1\[127\.0\.0\.1\]/);
+});

@@ -53,8 +53,10 @@ export interface SinkOptions {
   readonly path?: string;
   /** Greeting reply; default `220 sink.test ESMTP` (`LMTP` in LMTP mode). */
   readonly greeting?: string;
-  /** Reply to EHLO/LHLO instead of the usual 250 list. */
+  /** Reply to EHLO/LHLO instead of the usual 250 list (the session then stays without a HELO name). */
   readonly ehloReply?: string;
+  /** Extensions to announce instead of the default list (PIPELINING, SIZE, ENHANCEDSTATUSCODES, 8BITMIME). */
+  readonly extensions?: readonly string[];
   /** Advertise PIPELINING (default true). */
   readonly pipelining?: boolean;
   /** SIZE limit to advertise; default 0 ("SIZE" without a limit). null: no SIZE at all. */
@@ -199,9 +201,12 @@ class SinkSession {
         this.reset();
         if (verb === 'HELO') return this.send('250 sink.test');
         const ext = ['sink.test'];
-        if (this.o.pipelining ?? true) ext.push('PIPELINING');
-        if (this.o.size !== null) ext.push(this.o.size ? `SIZE ${this.o.size}` : 'SIZE');
-        ext.push('ENHANCEDSTATUSCODES', '8BITMIME');
+        if (this.o.extensions) ext.push(...this.o.extensions);
+        else {
+          if (this.o.pipelining ?? true) ext.push('PIPELINING');
+          if (this.o.size !== null) ext.push(this.o.size ? `SIZE ${this.o.size}` : 'SIZE');
+          ext.push('ENHANCEDSTATUSCODES', '8BITMIME');
+        }
         if ((this.o.tls || this.o.brokenTls) && !this.tls) ext.push('STARTTLS');
         return this.send(ext.map((e) => `250 ${e}`).join('\n'));
       }
