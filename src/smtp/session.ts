@@ -556,7 +556,8 @@ export class Session {
     tx.queueId = writer.envelope.id;
     await writer.write(Buffer.from(receivedHeader({
       helo: this.helo, client: this.client, myhostname: this.host, mailName: this.cfg.get('mail_name'),
-      protocol: this.proto, queueId: writer.envelope.id,
+      // RFC 6531 §3.7.3: UTF8SMTP[S][A] for a transaction that used SMTPUTF8.
+      protocol: tx.smtputf8 ? this.proto.replace('ESMTP', 'UTF8SMTP') : this.proto, queueId: writer.envelope.id,
       recipient: tx.recipients.length === 1 ? tx.recipients[0]!.address : undefined,
       tls: this.cfg.bool('smtpd_tls_received_header') ? this.tlsInfo : undefined,
       authSender: this.cfg.bool('smtpd_sasl_authenticated_header') ? this.sasl?.username : undefined,

@@ -122,6 +122,10 @@ test('over-long command lines, NUL bytes and 8-bit commands without SMTPUTF8 get
   c.send(Buffer.from('RCPT TO:<m\u00fcller@example.test>\r\n', 'utf8'));
   assert.equal((await c.read()).code, 250);
   assert.equal((await c.cmd('NOOP')).code, 250, 'still in sync');
+  assert.equal((await c.cmd('DATA')).code, 354);
+  assert.equal((await c.cmd('Subject: utf8\r\n\r\nx\r\n.')).code, 250);
+  const box = await waitFor(() => maildirFiles('m\u00fcller').find((m) => m.includes('Subject: utf8')));
+  assert.match(box, /with UTF8SMTP id /, 'RFC 6531 protocol name in Received:');
 });
 
 test('SIZE: refused at MAIL when declared too big, and during DATA when the text is too big', async (t) => {
