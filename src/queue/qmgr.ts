@@ -313,18 +313,32 @@ export class QueueManager {
     if (rcpts.length < all.length) this.log('bounce', `${env.id}: no ${kind === 'failure' ? 'non-delivery' : 'delay'} notice for ${all.length - rcpts.length} recipient(s) by their NOTIFY request`);
     if (!rcpts.length) return;
     if (env.isBounce || !isBounceable(env.sender, { doubleBounceSender: this.cfg.get('double_bounce_sender') })) {
-      if (kind === 'failure') this.log('bounce', `${env.id}: undeliverable ${env.isBounce ? 'notification' : 'mail from the null sender'}, not returned: ${rcpts.map((r) => `<${r.address}>`).join(', ')}`);
+      if (kind !== 'failure') return;
+      this.log('bounce', `${env.id}: undeliverable ${env.isBounce ? 'notification' : 'mail from the null sender'}, not returned: ${rcpts.map((r) => `<${r.address}>`).join(', ')}`);
+      // postconf(5) notify_classes "2bounce": an undeliverable bounce goes to the postmaster,
+      // once (what the postmaster cannot receive is dropped, never bounced again).
+      if (env.isBounce && !env.isDoubleBounce && this.cfg.list('notify_classes').map((c) => c.toLowerCase()).includes('2bounce')) {
+        let to = this.cfg.get('2bounce_notice_recipient');
+        if (!to.includes('@')) to = `${to}@${this.cfg.get('myorigin')}`;
+        await this.queueNotice(msg, rcpts, 'failure', to, true, 'postmaster non-delivery notification');
+      }
       return;
     }
+    await this.queueNotice(msg, rcpts, kind, env.sender, false, `sender ${kind === 'delay' ? 'delay' : 'non-delivery'} notification`);
+  }
+
+  /** Builds an RFC 3464 notice about `msg` for `to`, queues it from the null sender, and logs it. */
+  private async queueNotice(msg: QueuedMessage, rcpts: BounceRecipient[], kind: 'failure' | 'delay', to: string, doubleBounce: boolean, what: string): Promise<void> {
+    const env = msg.envelope;
     const limit = this.cfg.size('bounce_size_limit');
     const original = await this.spool.readMessage(msg, limit > 0 ? limit + 1 : Infinity);
     const host = this.cfg.get('myhostname');
     const body = buildBounceMessage({
-      reportingMta: host, queueId: env.id, originalSender: env.sender, arrivalDate: new Date(env.arrival),
+      reportingMta: host, queueId: env.id, originalSender: to, arrivalDate: new Date(env.arrival),
       kind, recipients: rcpts, original, sizeLimit: limit, ret: env.ret === 'HDRS' ? 'hdrs' : 'full',
       willRetryUntil: kind === 'delay' ? new Date(env.arrival + this.cfg.time('maximal_queue_lifetime') * 1000) : undefined,
     });
-    const w = await this.spool.create({ sender: '', recipients: [{ address: env.sender }], arrival: Date.now(), isBounce: true });
+    const w = await this.spool.create({ sender: '', recipients: [{ address: to }], arrival: Date.now(), isBounce: true, isDoubleBounce: doubleBounce || undefined });
     try {
       await w.write(body);
       await w.commit();
@@ -332,7 +346,7 @@ export class QueueManager {
       await w.abort();
       throw e;
     }
-    this.log('bounce', `${env.id}: sender ${kind === 'delay' ? 'delay' : 'non-delivery'} notification: ${w.envelope.id}`);
+    this.log('bounce', `${env.id}: ${what}: ${w.envelope.id}`);
     const mid = /^Message-ID:[ \t]*(<[^>\r\n]*>)/im.exec(body.subarray(0, 4096).toString('latin1'))?.[1] ?? '';
     this.log('cleanup', `${w.envelope.id}: message-id=${mid}`);
     this.notify(w.envelope.id, w.queued());

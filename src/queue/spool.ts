@@ -51,6 +51,8 @@ export interface Envelope {
   readonly ret?: 'FULL' | 'HDRS';
   /** Set on bounces: they are never bounced themselves (RFC 5321 §6.1). */
   readonly isBounce?: boolean;
+  /** A notice to the postmaster about an undeliverable bounce: dropped if undeliverable. */
+  readonly isDoubleBounce?: boolean;
 }
 
 export interface DeliveryState {

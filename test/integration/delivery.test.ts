@@ -266,3 +266,20 @@ test('default_destination_concurrency_limit bounds parallel deliveries to one ne
   assert.ok(peak <= 2, `at most 2 connections at once to the next hop, saw ${peak}`);
   assert.ok(peak >= 1);
 });
+
+test('notify_classes = 2bounce: an undeliverable bounce goes to the postmaster once, and no further', async (t) => {
+  const refuse = '550 5.1.1 Recipient address rejected: User unknown';
+  const sink = await startSink(t, { rcptReplies: { 'bad@remote.test': `550 5.1.1 <bad@remote.test>: ${refuse}`, 'gone@remote.test': `550 5.1.1 <gone@remote.test>: ${refuse}` } });
+  const gw = await startGateway(t, { relayhost: `[127.0.0.1]:${sink.port}`, default_transport: 'smtp', notify_classes: 'resource, software, 2bounce', myorigin: 'example.test' });
+  const { c } = await connectClient(t, gw.port);
+  await c.cmd('EHLO client.test');
+  const tok = token('2b');
+  const id = queuedId(await sendMessage(c, 'gone@remote.test', ['bad@remote.test'], messageText({ from: 'gone@remote.test', to: 'bad@remote.test', subject: tok })));
+  await c.cmd('QUIT');
+  const bid = (await gw.waitLog(new RegExp(`${id}: sender non-delivery notification: ([0-9A-F]+)`)))[1]!;
+  const pid = (await gw.waitLog(new RegExp(`${bid}: postmaster non-delivery notification: ([0-9A-F]+)`)))[1]!;
+  await gw.waitLog(new RegExp(`${pid}: to=<postmaster@example\\.test>, relay=virtual, .*status=sent`));
+  const notice = await waitForMail(gwMaildir(gw, 'postmaster'), 'multipart/report');
+  assert.match(notice, /^Final-Recipient: rfc822; ?gone@remote\.test/mi);
+  assert.doesNotMatch(gw.log(), new RegExp(`${pid}: (sender|postmaster) non-delivery notification`));
+});

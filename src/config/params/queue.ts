@@ -13,6 +13,7 @@ export const queueParams: ParamDef[] = [
   p.time('delay_warning_time', '0h', 'Send a delay notice after this time (0: never).', { unit: 'h', min: 0 }),
   p.string('bounce_notice_recipient', 'postmaster', 'Recipient of postmaster copies of bounces.'),
   p.string('double_bounce_sender', 'double-bounce', 'Sender of undeliverable bounces (never bounced).'),
+  p.string('2bounce_notice_recipient', 'postmaster', 'Who gets a bounce that could not be delivered itself ("2bounce" in $notify_classes); an unqualified name gets @$myorigin.'),
   p.list('notify_classes', 'resource, software', 'Problems reported to the postmaster.'),
   p.size('bounce_size_limit', '50000', 'Bytes of the original message returned in a bounce.', { min: 0 }),
 ];
