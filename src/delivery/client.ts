@@ -18,7 +18,10 @@
  *   addresses are not tried for it in this attempt;
  * - timeouts ($smtp_*_timeout) and a lost connection → deferred 4.4.2.
  *
- * XXX: no SMTPUTF8, 8BITMIME or DSN parameters on MAIL/RCPT yet; no TLS session reuse, no
+ * BODY=8BITMIME and SMTPUTF8 are passed on when offered (an SMTPUTF8 message to a server
+ * without it bounces 5.6.7, RFC 6531 §3.4).
+ *
+ * XXX: no DSN parameters (NOTIFY, ORCPT, RET, ENVID) on MAIL/RCPT yet; no TLS session reuse, no
  * connection caching, and one session per request (the queue groups recipients per nexthop).
  */
 import { connect as netConnect, isIP, type Socket } from 'node:net';
