@@ -50,7 +50,8 @@ export async function queueList(opts: { config?: string }): Promise<number> {
     const id = m.envelope.id;
     n++; bytes += m.size;
     const pad = ' '.repeat(42);
-    out += `${id.padEnd(11)} ${String(m.size).padStart(8)} ${mailqDate(m.envelope.arrival)}  ${m.envelope.sender || 'MAILER-DAEMON'}\n`;
+    // mailq columns: id (12), size (8), arrival (20), sender.
+    out += `${id.padEnd(12)}${String(m.size).padStart(8)} ${mailqDate(m.envelope.arrival)}  ${m.envelope.sender || 'MAILER-DAEMON'}\n`;
     const done = new Set(m.state.done);
     for (const r of m.envelope.recipients) {
       if (done.has(r.address)) continue;
