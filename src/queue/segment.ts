@@ -19,6 +19,7 @@ import { closeSync, existsSync, fdatasync, openSync, readFileSync, readdirSync, 
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Envelope } from './spool.js';
+import { GroupFlush } from './group-flush.js';
 
 /** Rotate to a new segment past this size (bytes); the old one goes when all its mail is done. */
 const SEGMENT_LIMIT = 32 * 1024 * 1024;
@@ -72,10 +73,14 @@ export class SegmentLog {
   private cur: Open | undefined;
   private readonly byPath = new Map<string, Open>();
   private seq = 0;
-  private inFlight: Promise<void> | undefined;
-  private next: Promise<void> | undefined;
-  /** fdatasync calls so far; fewer than commits when sessions share them. */
-  syncs = 0;
+  /** Segments written to since the last flush began. */
+  private dirty = new Set<number>();
+  /** One fdatasync round for every record written before it started (group commit). */
+  private readonly flusher = new GroupFlush(() => {
+    const fds = [...this.dirty];
+    this.dirty = new Set();
+    return Promise.all(fds.map((fd) => new Promise<void>((resolve, reject) => fdatasync(fd, (e) => (e ? reject(e) : resolve()))))).then(() => {});
+  });
 
   constructor(readonly dir: string, private readonly dirSync: () => Promise<void>) {}
 
@@ -106,23 +111,13 @@ export class SegmentLog {
     // flush, which waits for the disk, goes there.
     let off = 0;
     while (off < rec.length) off += writeSync(seg.fd, rec, off, rec.length - off);
-    await this.sync(seg);
+    this.dirty.add(seg.fd);
+    await this.flusher.sync();
     return seg.path;
   }
 
-  /** One fdatasync for every record written before it started (group commit). */
-  private sync(seg: Open): Promise<void> {
-    if (!this.inFlight) return (this.inFlight = this.flush(seg));
-    if (!this.next) this.next = this.inFlight.then(() => { this.next = undefined; return (this.inFlight = this.flush(seg)); });
-    return this.next;
-  }
-
-  private flush(seg: Open): Promise<void> {
-    this.syncs++;
-    const fds = new Set([seg.fd, ...(this.cur ? [this.cur.fd] : [])]);
-    return Promise.all([...fds].map((fd) => new Promise<void>((resolve, reject) => fdatasync(fd, (e) => (e ? reject(e) : resolve())))))
-      .then(() => { this.inFlight = undefined; }, (e) => { this.inFlight = undefined; throw e; });
-  }
+  /** fdatasync rounds so far; fewer than commits when sessions share them. */
+  get syncs(): number { return this.flusher.count; }
 
   /** Done marks waiting to be written, per segment (one write per segment per event-loop turn). */
   private doneQueue = new Map<string, string>();

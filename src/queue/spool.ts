@@ -17,9 +17,12 @@
  * `\nMXQ2 <message length, 16 hex> <envelope length, 8 hex>\n`. Delivery progress lives
  * beside it in `active/ID.state` (JSON, replaced atomically); the queue file is never rewritten.
  */
-import { promises as fsp, constants as FS, createReadStream, fsync, open, close, write, unlink, rename, type ReadStream } from 'node:fs';
-import { promisify } from 'node:util';
+import { promises as fsp, constants as FS, createReadStream, fsync, open, close, write, unlink, rename } from 'node:fs';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import { GroupFlush } from './group-flush.js';
+import { newQueueId, QUEUE_ID_RE } from './queue-id.js';
 import { SegmentLog, listSegments, pendingRecords, segmentPid } from './segment.js';
 
 // The callback API is the cheapest way into the thread pool; the pool runs on the other core
@@ -27,8 +30,6 @@ import { SegmentLog, listSegments, pendingRecords, segmentPid } from './segment.
 // the round trip, so nothing is gained by making it synchronous).
 const openP = promisify(open), closeP = promisify(close), writeP = promisify(write);
 const unlinkP = promisify(unlink), renameP = promisify(rename);
-import { join } from 'node:path';
-import { newQueueId, QUEUE_ID_RE } from './queue-id.js';
 
 export interface EnvelopeRecipient {
   readonly address: string;
@@ -77,34 +78,13 @@ function fsyncAsync(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fsync(fd, (e) => (e ? reject(e) : resolve())));
 }
 
-/** Batches fsyncs of one directory: callers that arrive during a sync share the next one. */
-class DirSyncer {
-  /** Directory fsyncs made so far (a commit that shared one did not add any). */
-  count = 0;
-  private inFlight: Promise<void> | undefined;
-  private next: Promise<void> | undefined;
-  constructor(private readonly dir: string) {}
-
-  sync(): Promise<void> {
-    if (!this.inFlight) return (this.inFlight = this.run());
-    if (!this.next) {
-      this.next = this.inFlight.then(() => { this.next = undefined; return (this.inFlight = this.run()); });
-    }
-    return this.next;
-  }
-
-  /** The directory stays open: a sync is then a single fsync(2), not open+fsync+close. */
-  private fd: number | undefined;
-
-  private async run(): Promise<void> {
-    this.count++;
-    try {
-      this.fd ??= await openP(this.dir, FS.O_RDONLY);
-      await fsyncAsync(this.fd);
-    } finally {
-      this.inFlight = undefined;
-    }
-  }
+/** fsync(2) of a directory kept open: a sync is then a single system call, not open+fsync+close. */
+function directoryFlush(dir: string): GroupFlush {
+  let fd: number | undefined;
+  return new GroupFlush(async () => {
+    fd ??= await openP(dir, FS.O_RDONLY);
+    await fsyncAsync(fd);
+  });
 }
 
 /** Messages up to this size are kept in memory and written with one write(2) at commit. */
@@ -199,7 +179,7 @@ export interface QueuedMessage {
 export class Spool {
   readonly incomingDir: string;
   readonly activeDir: string;
-  private readonly activeSync: DirSyncer;
+  private readonly activeSync: GroupFlush;
 
   readonly segmentDir: string;
   /** Present when small messages are group-committed into segments (one writing process). */
@@ -209,8 +189,8 @@ export class Spool {
     this.incomingDir = join(dir, 'incoming');
     this.activeDir = join(dir, 'active');
     this.segmentDir = join(dir, 'segments');
-    this.activeSync = new DirSyncer(this.activeDir);
-    const segSync = new DirSyncer(this.segmentDir);
+    this.activeSync = directoryFlush(this.activeDir);
+    const segSync = directoryFlush(this.segmentDir);
     this.segments = opts.segments ? new SegmentLog(this.segmentDir, () => segSync.sync()) : undefined;
   }
 

@@ -103,3 +103,24 @@ test('segments: concurrent small commits share fdatasyncs; unfinished records ar
   assert.equal((await after.readMessage(m!)).toString(), 'Subject: 39\r\n\r\nbody 39\r\n');
   assert.deepEqual(readdirSync(after.segmentDir), [], 'recovered segments are removed');
 });
+
+test('group flush: callers during a flush share the next one; a failed flush does not wedge later ones', async () => {
+  const { GroupFlush } = await import('../../src/queue/group-flush.js');
+  let fail = true;
+  let release!: () => void;
+  const g = new GroupFlush(() => new Promise<void>((resolve, reject) => { release = () => (fail ? reject(new Error('EIO')) : resolve()); }));
+  const first = g.sync();
+  const second = g.sync(), third = g.sync();     // arrive during the first flush: share the next
+  assert.equal(second, third);
+  release();                                      // the first flush fails…
+  await assert.rejects(first, /EIO/);
+  fail = false;
+  await new Promise((r) => setImmediate(r));
+  release();                                      // …the next one still runs, and succeeds
+  await second;
+  assert.equal(g.count, 2);
+  const later = g.sync();
+  release();
+  await later;
+  assert.equal(g.count, 3);
+});
