@@ -306,14 +306,14 @@ export class Session {
     const c = s.getCipher();
     this.tlsInfo = { protocol: s.getProtocol() ?? 'TLS', cipher: c?.name ?? 'unknown', bits: (c as { bits?: number } | undefined)?.bits ?? 0 };
     if (this.cfg.int('smtpd_tls_loglevel') >= 1) {
-      this.log(`${this.tls && this.deps.implicitTls ? 'Anonymous' : 'Anonymous'} TLS connection established from ${this.clientLog}: ${this.tlsInfo.protocol} with cipher ${this.tlsInfo.cipher}`);
+      this.log(`Anonymous TLS connection established from ${this.clientLog}: ${this.tlsInfo.protocol} with cipher ${this.tlsInfo.cipher}`);
     }
   }
 
-  private resetTransaction() { void this.abortTransaction(); this.tx = undefined; }
-
+  /** Ends the transaction, if any, and removes its unfinished queue file. */
   private async abortTransaction() {
     const w = this.tx?.writer;
+    this.tx = undefined;
     if (w) await w.then((x) => x.abort(), () => {});
   }
 
@@ -350,7 +350,7 @@ export class Session {
       await this.fail(reply(501, '5.4', `Syntax: ${extended ? 'EHLO' : 'HELO'} hostname`));
       return;
     }
-    this.resetTransaction();
+    void this.abortTransaction();
     const rejected = await this.stageReject('helo', extended ? 'EHLO' : 'HELO', { ...this.context('helo'), helo: arg.trim(), protocol: extended ? 'ESMTP' : 'SMTP' });
     if (rejected) { this.count(name, false); await this.fail(rejected); return; }
     this.helo = arg.trim();
@@ -691,7 +691,6 @@ export class Session {
     });
     if (r !== 'done') {
       await this.abortTransaction();
-      this.tx = undefined;
       this.count('bdat', false);
       this.log(`${r === 'eof' ? 'lost connection' : 'timeout'} after BDAT (${b.size} bytes) from ${this.clientLog}`);
       if (r === 'timeout') this.send(reply(421, '4.2', `${this.host} Error: timeout exceeded`));
@@ -699,7 +698,7 @@ export class Session {
       return;
     }
     if (b.failed && b.failed.code === 451) {
-      await this.abortTransaction(); this.tx = undefined; this.count('bdat', false); await this.fail(b.failed); return;
+      await this.abortTransaction(); this.count('bdat', false); await this.fail(b.failed); return;
     }
     if (!last) {
       if (b.failed) { this.count('bdat', false); await this.fail(b.failed); return; }
@@ -714,7 +713,6 @@ export class Session {
   async rsetCmd(arg: string): Promise<void> {
     if (arg.trim()) { this.count('rset', false); await this.fail(reply(501, '5.4', 'Syntax: RSET')); return; }
     await this.abortTransaction();
-    this.tx = undefined;
     this.count('rset', true);
     this.send(reply(250, '0.0', 'Ok'));
   }
