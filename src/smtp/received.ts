@@ -6,21 +6,10 @@
  *   	(using TLSv1.3 with cipher X (256/256 bits))
  *   	(Authenticated sender: USER)
  *   	by MYHOSTNAME (mxguard) with ESMTPS id QUEUEID
- *   	for <RCPT>; Fri, 27 Nov 2026 16:17:14 +0000 (UTC)
+ *   	for <RCPT>; Fri, 27 Nov 2026 16:17:14 +0000
  */
 import type { ClientInfo } from '../engine/types.js';
-
-const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-/** RFC 5322 §3.3 date-time in local time with numeric zone. */
-export function rfc5322Date(d = new Date()): string {
-  const p2 = (n: number) => String(n).padStart(2, '0');
-  const off = -d.getTimezoneOffset();
-  const sign = off >= 0 ? '+' : '-';
-  const zone = `${sign}${p2(Math.floor(Math.abs(off) / 60))}${p2(Math.abs(off) % 60)}`;
-  return `${DAYS[d.getDay()]}, ${d.getDate()} ${MONTHS[d.getMonth()]} ${d.getFullYear()} ${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())} ${zone}`;
-}
+import { rfc5322Date } from '../queue/bounce.js';
 
 export interface ReceivedInput {
   readonly helo?: string;
@@ -45,6 +34,6 @@ export function receivedHeader(i: ReceivedInput): string {
   if (i.authSender) h += `\t(Authenticated sender: ${clean(i.authSender)})\r\n`;
   h += `\tby ${i.myhostname} (${i.mailName}) with ${i.protocol} id ${i.queueId}`;
   if (i.recipient) h += `\r\n\tfor <${clean(i.recipient)}>`;
-  h += `; ${rfc5322Date(i.date)}\r\n`;
+  h += `; ${rfc5322Date(i.date ?? new Date())}\r\n`;
   return h;
 }
