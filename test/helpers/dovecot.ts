@@ -15,10 +15,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, chmodSync, chownSync, constants as fsConstants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { freePort } from './ports.js';
 
 export interface DovecotLmtp {
   readonly host: '127.0.0.1';
@@ -57,18 +58,6 @@ function passwdEntry(name: string): { uid: number; gid: number } | undefined {
     }
   } catch { /* no /etc/passwd: caller falls back */ }
   return undefined;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Waits until something answers with a 220 greeting on the port, the child dies, or time runs out. */
