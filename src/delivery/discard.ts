@@ -7,6 +7,7 @@
 import type { DeliveryAgent, DeliveryRequest, RecipientResult } from './types.js';
 
 export const discardAgent: DeliveryAgent = {
+  instant: true,
   async deliver(req: DeliveryRequest): Promise<RecipientResult[]> {
     const text = req.nexthop.trim() || 'discarded';
     return req.recipients.map((r) => ({ address: r.address, status: 'sent', dsn: '2.0.0', relay: 'none', text }));

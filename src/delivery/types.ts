@@ -44,4 +44,6 @@ export interface RecipientResult {
 
 export interface DeliveryAgent {
   deliver(req: DeliveryRequest, signal: AbortSignal): Promise<RecipientResult[]>;
+  /** The agent does no I/O and answers at once (discard, error): no timeout or abort is armed. */
+  readonly instant?: boolean;
 }

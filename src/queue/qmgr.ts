@@ -15,7 +15,7 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import { agentFor } from '../delivery/index.js';
 import { resolveTransport } from '../delivery/transport.js';
-import type { DeliveryRequest, RecipientResult } from '../delivery/types.js';
+import type { DeliveryAgent, DeliveryRequest, RecipientResult } from '../delivery/types.js';
 import { buildBounceMessage, isBounceable, type BounceRecipient } from './bounce.js';
 import type { DeliveryState, Envelope, QueuedMessage, Spool } from './spool.js';
 
@@ -269,17 +269,8 @@ export class QueueManager {
           transport, nexthop, arrivalTime: new Date(env.arrival), size: msg.size, body: env.body, smtputf8: env.smtputf8,
           openMessage: () => this.spool.openMessage(msg), config: this.cfg,
         };
-        // One controller per attempt, ended by mxguard_delivery_timeout or by shutdown.
-        const ac = new AbortController();
-        const timer = setTimeout(() => ac.abort(new Error('delivery timed out')), this.cfg.time('mxguard_delivery_timeout') * 1000);
-        const onStop = () => ac.abort(this.abort.signal.reason);
-        this.abort.signal.addEventListener('abort', onStop, { once: true });
-        try {
-          results = await agent.deliver(req, ac.signal);
-        } finally {
-          clearTimeout(timer);
-          this.abort.signal.removeEventListener('abort', onStop);
-        }
+        if (agent.instant) results = await agent.deliver(req, this.abort.signal);
+        else results = await this.deliverBounded(agent, req);
       }
     } catch (e) {
       results = rcpts.map((r) => ({ address: r.address, status: 'deferred' as const, dsn: '4.3.0', relay: 'none', text: `delivery failed: ${(e as Error).message}` }));
@@ -299,6 +290,20 @@ export class QueueManager {
       this.log(program, `${env.id}: to=<${r.address}>, ${orig ? `orig_to=<${orig.replace(/^rfc822;/i, '')}>, ` : ''}relay=${r.relay}, delay=${fmtDelay((end - env.arrival) / 1000)}, delays=${fmtDelay(a)}/${fmtDelay(b)}/${fmtDelay(c)}/${fmtDelay(d)}, dsn=${dsn}, status=${status} (${r.text})`);
     }
     return results;
+  }
+
+  /** One attempt of an agent that does I/O, ended by mxguard_delivery_timeout or by shutdown. */
+  private async deliverBounded(agent: DeliveryAgent, req: DeliveryRequest): Promise<RecipientResult[]> {
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(new Error('delivery timed out')), this.cfg.time('mxguard_delivery_timeout') * 1000);
+    const onStop = () => ac.abort(this.abort.signal.reason);
+    this.abort.signal.addEventListener('abort', onStop, { once: true });
+    try {
+      return await agent.deliver(req, ac.signal);
+    } finally {
+      clearTimeout(timer);
+      this.abort.signal.removeEventListener('abort', onStop);
+    }
   }
 
   /** Queues an RFC 3464 notice to the sender; never for the null sender or for a bounce. */
