@@ -28,7 +28,13 @@ export interface TransactionContext {
   readonly sender?: string;
   /** The RCPT TO address being decided (rcpt stage), without <>. */
   readonly recipient?: string;
+  /** Recipients accepted so far in this transaction (RCPT: before the one being decided). */
   readonly recipientCount: number;
+  /**
+   * The client sent commands ahead of time where that is not allowed (smtpd(8) sets
+   * SMTPD_FLAG_ILL_PIPELINING; reject_unauth_pipelining answers on it). Set by the session.
+   */
+  readonly illegalPipelining?: boolean;
   readonly queueId?: string;
   /** The ETRN argument (etrn stage). */
   readonly etrnDomain?: string;

@@ -43,6 +43,12 @@ export interface RestrictionDef {
   readonly endsList: boolean;
   /** One line for `mxguard check` and the configuration reference. */
   readonly doc: string;
+  /**
+   * Set when the restriction is known but cannot work yet (e.g. it needs the DNS resolver):
+   * the reason. It then answers DUNNO with that reason in the trace, and `mxguard config` and
+   * start-up warn about every list that names it.
+   */
+  readonly unavailable?: string;
   evaluate(env: RestrictionEnv, args: readonly string[]): Outcome | Promise<Outcome>;
 }
 
