@@ -6,7 +6,7 @@
 import { catalogue } from '../config/catalogue.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../config/types.js';
-import { printWarnings } from './serve.js';
+import { printWarnings, restrictionProblems } from './serve.js';
 
 export interface ConfigCmdOptions { config?: string; n?: boolean; d?: boolean; x?: boolean; M?: boolean }
 
@@ -30,5 +30,9 @@ export function configCommand(names: string[], opts: ConfigCmdOptions): number {
     const value = opts.d ? catalogue.get(name)?.default ?? '' : opts.x ? cfg.get(name) : cfg.raw(name) ?? '';
     process.stdout.write(value === '' ? `${name} =\n` : `${name} = ${value}\n`);
   }
-  return 0;
+  // Restriction lists are checked as the server would use them: unknown names and unreadable
+  // tables are errors (the server would answer 451 4.3.5 to the requests that reach them).
+  const problems = opts.d ? [] : restrictionProblems(loaded);
+  for (const p of problems) process.stderr.write(`mxguard: ${p}\n`);
+  return problems.some((p) => p.startsWith('error:')) ? 1 : 0;
 }

@@ -9,8 +9,9 @@ import { Command } from 'commander';
 import { ConfigError } from '../config/types.js';
 import { serve } from './serve.js';
 import { configCommand } from './config-cmd.js';
-import { queueDelete, queueFlush, queueList, queueShow } from './queue-cmd.js';
+import { queueDelete, queueFlush, queueList, queueRelease, queueShow } from './queue-cmd.js';
 import { registerPasswdCommand } from './passwd.js';
+import { checkCommand, EXIT_CONFIG } from './check.js';
 import { renderReference } from '../config/reference.js';
 
 /** Runs a command body: configuration errors become one clear line and exit status 1. */
@@ -57,7 +58,7 @@ program.command('config')
   }));
 
 const queue = program.command('queue')
-  .description('list the mail queue (like mailq); subcommands show, flush, delete')
+  .description('list the mail queue (like mailq); subcommands show, flush, delete, release')
   .option('-c, --config <dir>', 'directory with main.cf and master.cf')
   .action((o: { config?: string }) => run(() => queueList(o)));
 queue.command('show').argument('<id>').description('print a queued message with its envelope')
@@ -69,7 +70,28 @@ queue.command('flush').description('ask the running server to attempt delivery o
 queue.command('delete').argument('<ids...>', 'queue ids, or ALL').description('delete queued messages')
   .option('-c, --config <dir>', 'directory with main.cf and master.cf')
   .action((ids: string[], o: { config?: string }) => run(() => queueDelete(ids, { ...queue.opts(), ...o })));
+queue.command('release').argument('<ids...>', 'queue ids, or ALL').description('release messages from hold (access(5) HOLD), like postsuper -H')
+  .option('-c, --config <dir>', 'configuration directory')
+  .action((ids: string[], o: { config?: string }) => run(() => queueRelease(ids, { ...queue.opts(), ...o })));
 
 registerPasswdCommand(program);
+
+program.command('check')
+  .description('run one transaction through the restrictions, without a network, and show each stage\'s reply and trace (exit 0 accepted, 1 rejected, 2 deferred, 3 configuration error)')
+  .option('-c, --config <dir>', 'directory with main.cf and master.cf')
+  .option('--service <name>', 'use this master.cf smtpd service\'s -o overrides')
+  .requiredOption('--client-address <ip>', 'client IP address')
+  .option('--client-name <name>', 'verified client host name (default: unknown)')
+  .option('--reverse-client-name <name>', 'reverse (PTR) client name (default: the client name)')
+  .option('--helo <name>', 'HELO/EHLO name (default: none sent)')
+  .option('--sender <address>', 'MAIL FROM address without <> (default: the null sender)')
+  .requiredOption('--recipient <address>', 'RCPT TO address without <> (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+  .option('--sasl-username <user>', 'SASL login name of an authenticated client')
+  .option('--sasl-method <mech>', 'SASL mechanism (default: PLAIN)')
+  .option('--tls', 'the session is TLS-encrypted')
+  .option('--json', 'print one JSON document')
+  // Usage errors are configuration errors for this verb (exit status 3), help is not an error.
+  .exitOverride((err) => { process.exit(err.exitCode === 0 ? 0 : EXIT_CONFIG); })
+  .action((o) => run(() => checkCommand(o)));
 
 await program.parseAsync(process.argv);

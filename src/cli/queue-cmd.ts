@@ -2,7 +2,8 @@
  * @module cli/queue-cmd
  * `mxguard queue`: list the queue like mailq(1); `show ID` prints a message like postcat -q;
  * `flush` asks the running server to retry everything now (SIGUSR1, like postqueue -f);
- * `delete ID|ALL` removes messages like postsuper -d.
+ * `delete ID|ALL` removes messages like postsuper -d; `release ID|ALL` lets messages that an
+ * access(5) HOLD action put on hold be delivered, like postsuper -H.
  */
 import { readFileSync } from 'node:fs';
 import { loadConfig } from '../config/load.js';
@@ -51,7 +52,8 @@ export async function queueList(opts: { config?: string }): Promise<number> {
     n++; bytes += m.size;
     const pad = ' '.repeat(42);
     // mailq columns: id (12), size (8), arrival (20), sender.
-    out += `${id.padEnd(12)}${String(m.size).padStart(8)} ${mailqDate(m.envelope.arrival)}  ${m.envelope.sender || 'MAILER-DAEMON'}\n`;
+    // mailq marks a message on hold with "!" after its id.
+    out += `${(m.state.held ? `${id}!` : id).padEnd(12)}${String(m.size).padStart(8)} ${mailqDate(m.envelope.arrival)}  ${m.envelope.sender || 'MAILER-DAEMON'}\n`;
     const done = new Set(m.state.done);
     for (const r of m.envelope.recipients) {
       if (done.has(r.address)) continue;
@@ -117,5 +119,26 @@ export async function queueDelete(which: string[], opts: { config?: string }): P
   if (n) logger.line('postsuper', `Deleted: ${n} message${n === 1 ? '' : 's'}`);
   process.stdout.write(`Deleted: ${n} message${n === 1 ? '' : 's'}\n`);
   logger.close();
+  return bad && !n ? 1 : 0;
+}
+
+export async function queueRelease(which: string[], opts: { config?: string }): Promise<number> {
+  const { config, spool } = open(opts.config);
+  const logger = createLogger({ file: config.get('maillog_file'), host: config.get('myhostname'), syslogName: config.get('syslog_name') });
+  const msgs = await allMessages(spool);
+  const ids = which.length === 1 && which[0] === 'ALL' ? msgs.filter((m) => m.state.held).map((m) => m.envelope.id) : which;
+  let n = 0, bad = 0;
+  for (const id of ids) {
+    const m = msgs.find((x) => x.envelope.id === id);
+    if (!m || !m.state.held) { process.stderr.write(`mxguard: queue release: ${id}: no such message on hold\n`); bad++; continue; }
+    await spool.writeState(id, { ...m.state, held: false, released: true, nextAttempt: 0 });
+    logger.line('postsuper', `${id}: released from hold`);
+    n++;
+  }
+  if (n) logger.line('postsuper', `Released from hold: ${n} message${n === 1 ? '' : 's'}`);
+  process.stdout.write(`Released from hold: ${n} message${n === 1 ? '' : 's'}\n`);
+  logger.close();
+  // The running server picks them up at its next queue scan, or now with a flush.
+  if (n) { try { process.kill(Number(readFileSync(config.get('mxguard_pid_file'), 'utf8').trim()), 'SIGUSR1'); } catch { /* not running */ } }
   return bad && !n ? 1 : 0;
 }

@@ -23,7 +23,7 @@ import { QueueManager } from '../queue/qmgr.js';
 import { setQueueIdWorker } from '../queue/queue-id.js';
 import { PasswdFile } from '../auth/passwd.js';
 import { LocalConnectionCounter, SmtpListener, type ConnectionCounter, type ListenerDeps } from '../smtp/listener.js';
-import { checkRelaySafety } from '../engine/index.js';
+import { checkRelaySafety, lintRestrictions, type LintProblem } from '../engine/index.js';
 
 export function printWarnings(loaded: LoadedConfig): void {
   for (const w of loaded.warnings) {
@@ -38,6 +38,23 @@ function checkStartup(loaded: LoadedConfig): void {
     if (problem) throw new ConfigError(`service ${l.service}: ${problem}`);
   }
 }
+
+/**
+ * Restriction-list problems of every service, once each, with where the list was set. At
+ * start-up they are warnings (the affected requests get 451 4.3.5); `mxguard config` fails on errors.
+ */
+export function restrictionProblems(loaded: LoadedConfig): string[] {
+  const seen = new Set<string>();
+  for (const l of loaded.listeners) {
+    for (const p of lintRestrictions(l.config)) {
+      const o = l.config.origin(p.param);
+      seen.add(`${p.level}: ${o ? `${o.file}${o.line ? `:${o.line}` : ''}: ` : ''}${p.param}: ${p.message}`);
+    }
+  }
+  return [...seen];
+}
+
+export type { LintProblem };
 
 function reloadConfig(dir: string | undefined, logger: Logger): LoadedConfig | undefined {
   try {
@@ -147,6 +164,7 @@ export async function serve(opts: { config?: string }): Promise<void> {
   if (cluster.isWorker) return serveWorker(opts, loaded);
   printWarnings(loaded);
   checkStartup(loaded);
+  for (const p of restrictionProblems(loaded)) process.stderr.write(`mxguard: warning: ${p.replace(/^(error|warning): /, '')}\n`);
   checkNotRunning(loaded);
   const workers = loaded.config.int('mxguard_workers');
   return workers > 1 ? servePrimary(opts, loaded, workers) : serveSingle(opts, loaded);

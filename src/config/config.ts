@@ -55,7 +55,13 @@ export class Config {
   /** Seconds. */
   time(name: string): number { return parseTime(this.get(name), catalogue.get(name)?.unit) ?? this.fail(name); }
   size(name: string): number { return this.int(name); }
-  list(name: string): string[] { return parseList(this.get(name)); }
+  /** Parsed lists, memoized like `get` (restriction lists are read at every command). */
+  private readonly lists = new Map<string, readonly string[]>();
+  list(name: string): readonly string[] {
+    let l = this.lists.get(name);
+    if (!l) { l = Object.freeze(parseList(this.get(name))); this.lists.set(name, l); }
+    return l;
+  }
 
   /** A copy with master.cf `-o` overrides applied on top. */
   withOverrides(overrides: ReadonlyMap<string, string>, file: string, line: number): Config {

@@ -26,29 +26,25 @@ import { readFileSync } from 'node:fs';
 import { catalogue } from '../config/catalogue.js';
 import type { Config } from '../config/config.js';
 import { ConfigError } from '../config/types.js';
-import { openTable, type LookupTable } from '../tables/index.js';
+import { clearTableCache as clearSharedTables, openTable, type LookupTable } from '../tables/index.js';
 
 export interface TransportChoice {
   readonly transport: string;
   readonly nexthop: string;
 }
 
-const tableCache = new Map<string, LookupTable>();
-
-/** openCachedTable - one LookupTable per spec; `proxy:` is dropped (proxymap(8) only changes who opens the file). */
+/**
+ * openCachedTable - one LookupTable per spec, shared with every other room through tables/
+ * openTable(), which also drops `proxy:` (proxymap(8) only changes who opens the file) and
+ * reloads a table whose file changed.
+ */
 export function openCachedTable(spec: string): LookupTable {
-  const key = spec.replace(/^proxy:/i, '');
-  let t = tableCache.get(key);
-  if (!t) {
-    t = openTable(key);
-    tableCache.set(key, t);
-  }
-  return t;
+  return openTable(spec);
 }
 
 /** clearTableCache - forget opened tables so the next lookup rereads their files (after a reload). */
 export function clearTableCache(): void {
-  tableCache.clear();
+  clearSharedTables();
 }
 
 /**

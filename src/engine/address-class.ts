@@ -139,7 +139,20 @@ export class AddressResolver {
     return false;
   }
 
+  /** Results of recent inputs: one transaction resolves the same address for several restrictions. */
+  private readonly memo = new Map<string, ResolvedAddress>();
+
   resolve(input: string): ResolvedAddress {
+    let r = this.memo.get(input);
+    if (!r) {
+      r = this.resolveUncached(input);
+      if (this.memo.size >= 1000) this.memo.delete(this.memo.keys().next().value!);
+      this.memo.set(input, r);
+    }
+    return r;
+  }
+
+  private resolveUncached(input: string): ResolvedAddress {
     const st = this.settings;
     const rewrites: string[] = [];
     const step = (what: string, from: string, to: string) => { if (from !== to) rewrites.push(`${what}: ${from} -> ${to}`); };

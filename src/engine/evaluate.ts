@@ -11,7 +11,7 @@
  * - A name in $smtpd_restriction_classes runs the list of that name in the caller's context.
  * - An unknown name, a missing argument or a bad table is `451 4.3.5 Server configuration
  *   error` with a note naming the problem, never a silent skip.
- * - Every reject passes finalReply() once (printable, length, soft_bounce).
+ * - Every reject passes checkReject() once (warn_if_reject, defer_if_reject, printable, length, soft_bounce).
  * - Every evaluated restriction leaves a TraceStep.
  *
  * Stages (evaluateStage): with smtpd_delay_reject = yes (the default) the client, HELO and sender
@@ -19,17 +19,22 @@
  * stages answer "accept" at once. RCPT TO then runs smtpd_relay_restrictions and
  * smtpd_recipient_restrictions (in that order with smtpd_relay_before_recipient_restrictions,
  * Postfix 3.6+) and finally the implicit smtpd_reject_unlisted_recipient check.
- * XXX: defer_if_permit / defer_if_reject / warn_if_reject and access maps come with the full
- * restriction engine; those names are unknown restrictions until then.
+ *
+ * The result algebra of smtpd_check.c is kept as RunState: warn_if_reject (the next restriction
+ * only, nested lists included) turns a reject into a logged `reject_warning`; defer_if_permit
+ * remembers the first deferral and sends it when the stage would otherwise accept (carried from
+ * client to HELO to sender to RCPT); defer_if_reject turns a later 5xx of the same stage into
+ * the remembered deferral; a list stops when both are pending; DISCARD skips every later
+ * restriction of the transaction.
  */
 import type { Config } from '../config/config.js';
 import { ConfigError } from '../config/types.js';
 import { parseList } from '../config/values.js';
-import type { Reply } from '../smtp/reply.js';
+import { replyLine, softened, type Reply } from '../smtp/reply.js';
 import { engineFacts, type EngineFacts } from './facts.js';
-import { configError, finalReply } from './outcome.js';
+import { configError, printableReply } from './outcome.js';
 import { isTablePattern } from './patterns.js';
-import { restrictions, type RestrictionDef, type RestrictionEnv, type RunState } from './restrictions/index.js';
+import { restrictions, type ReplySubject, type RestrictionDef, type RestrictionEnv, type RunState } from './restrictions/index.js';
 import { checkRecipientMaps } from './restrictions/recipient-maps.js';
 import type { Decision, Outcome, Stage, TraceStep, TransactionContext } from './types.js';
 
@@ -73,11 +78,38 @@ interface Run {
 }
 
 function newRun(stage: Stage, ctx: TransactionContext): Run {
-  return { ctx, stage, facts: engineFacts(ctx.config), trace: [], state: { recipientMapChecked: false, senderMapChecked: false, discard: false } };
+  return {
+    ctx, stage, facts: engineFacts(ctx.config), trace: [],
+    state: {
+      recipientMapChecked: false, senderMapChecked: false, discard: ctx.discarded ?? false, recursion: 0, warnIfReject: 0,
+      deferIfPermit: ctx.deferIfPermit, events: [], actions: { prepend: [] },
+    },
+  };
+}
+
+/**
+ * smtpd_relay_before_recipient_restrictions: its default follows compatibility_level (yes from
+ * 3.6 on, no below, as Postfix 3.6+ does).
+ */
+function relayFirst(cfg: Config): boolean {
+  if (cfg.isExplicit('smtpd_relay_before_recipient_restrictions')) return cfg.bool('smtpd_relay_before_recipient_restrictions');
+  const [major = 0, minor = 0] = cfg.get('compatibility_level').split('.').map((n) => Number(n) || 0);
+  return major > 3 || (major === 3 && minor >= 6);
+}
+
+/** SMTPD_CHECK_RESET(): what does not carry from one stage's lists to the next. */
+function resetStage(run: Run): void {
+  run.state.recursion = 0;
+  run.state.warnIfReject = 0;
+  run.state.deferIfReject = undefined;
 }
 
 function decide(run: Run, r: ListResult, note?: string): Decision {
-  const base = { trace: run.trace, ...(note ? { note } : {}) };
+  const base = {
+    trace: run.trace, events: run.state.events, actions: run.state.actions,
+    ...(run.state.deferIfPermit ? { deferIfPermit: run.state.deferIfPermit } : {}),
+    ...(note ? { note } : {}),
+  };
   switch (r.kind) {
     case 'reject': case 'error': return { action: 'reject', reply: r.reply, ...base };
     case 'discard': return { action: 'discard', ...base };
@@ -95,6 +127,13 @@ const stops = (r: ListResult): r is { kind: 'reject' | 'error'; reply: Reply } =
 export async function evaluateList(stage: Stage, listName: string, ctx: TransactionContext): Promise<Decision> {
   const run = newRun(stage, ctx);
   return decide(run, await runList(run, listName));
+}
+
+/** The end of the RCPT, ETRN, DATA and end-of-data stages: a pending DEFER_IF_PERMIT replaces an accept. */
+function enforceDeferIfPermit(run: Run, r: ListResult): ListResult {
+  const d = run.state.deferIfPermit;
+  if (stops(r) || !d) return r;
+  return record(run, 'defer_if_permit', 'defer_if_permit', [], { kind: 'reject', reply: d, note: 'a DEFER_IF_PERMIT is pending and nothing rejected' });
 }
 
 /**
@@ -115,19 +154,23 @@ export async function evaluateRcpt(ctx: TransactionContext): Promise<Decision> {
     if (stops(r)) return decide(run, r);
   }
 
-  const order = cfg.bool('smtpd_relay_before_recipient_restrictions')
+  resetStage(run);
+  const order = relayFirst(cfg)
     ? ['smtpd_relay_restrictions', 'smtpd_recipient_restrictions']
     : ['smtpd_recipient_restrictions', 'smtpd_relay_restrictions'];
+  let r: ListResult = { kind: 'dunno' };
   for (const list of order) {
-    const r = await runList(run, list);
+    r = await runList(run, list);
     if (stops(r)) return decide(run, r);
   }
+  r = enforceDeferIfPermit(run, r);
+  if (stops(r)) return decide(run, r);
 
   // smtpd_reject_unlisted_recipient: an implicit reject_unlisted_recipient after both lists,
   // even when a list said permit, unless the restriction already ran or mail is discarded.
   if (cfg.bool('smtpd_reject_unlisted_recipient') && !run.state.recipientMapChecked && !run.state.discard && rcpt !== '') {
-    const r = await implicitMapCheck(run, 'smtpd_reject_unlisted_recipient', 'reject_unlisted_recipient', RECIPIENT_LIST, rcpt, 'recipient');
-    if (stops(r)) return decide(run, r);
+    const m = await implicitMapCheck(run, 'smtpd_reject_unlisted_recipient', 'reject_unlisted_recipient', RECIPIENT_LIST, rcpt, 'recipient');
+    if (stops(m)) return decide(run, m);
   }
   return decide(run, run.state.discard ? { kind: 'discard' } : { kind: 'permit' });
 }
@@ -137,13 +180,17 @@ export async function evaluateStage(stage: Stage, ctx: TransactionContext): Prom
   const delay = ctx.config.bool('smtpd_delay_reject');
   const delayed = (what: string) => decide(newRun(stage, ctx), { kind: 'dunno' }, `smtpd_delay_reject = yes: ${what} evaluated at RCPT TO`);
   switch (stage) {
-    case 'connect':
+    case 'connect': {
       if (delay) return delayed('smtpd_client_restrictions');
-      return evaluateList(stage, 'smtpd_client_restrictions', ctx);
+      const run = newRun(stage, ctx);
+      return decide(run, await clientList(run));
+    }
     case 'helo': {
       if (delay) return delayed('smtpd_helo_restrictions');
-      if (ctx.helo === undefined) return decide(newRun(stage, ctx), { kind: 'dunno' }, 'no HELO/EHLO name');
-      return evaluateList(stage, 'smtpd_helo_restrictions', ctx);
+      const run = newRun(stage, ctx);
+      if (ctx.helo === undefined) return decide(run, { kind: 'dunno' }, 'no HELO/EHLO name');
+      resetStage(run);
+      return decide(run, await runList(run, 'smtpd_helo_restrictions'));
     }
     case 'mail': {
       if (delay) return delayed('smtpd_sender_restrictions');
@@ -158,12 +205,16 @@ export async function evaluateStage(stage: Stage, ctx: TransactionContext): Prom
         const r = await delayedLists(run, false);
         if (stops(r)) return decide(run, r);
       }
-      return decide(run, await runList(run, 'smtpd_etrn_restrictions'));
+      resetStage(run);
+      return decide(run, enforceDeferIfPermit(run, await runList(run, 'smtpd_etrn_restrictions')));
     }
-    case 'data':
-      return evaluateList(stage, 'smtpd_data_restrictions', ctx);
-    case 'eod':
-      return evaluateList(stage, 'smtpd_end_of_data_restrictions', ctx);
+    case 'data': case 'eod': {
+      // smtpd_check_data()/eod(): a deferral from earlier stages does not carry into these.
+      const run = newRun(stage, { ...ctx, deferIfPermit: undefined });
+      resetStage(run);
+      const list = stage === 'data' ? 'smtpd_data_restrictions' : 'smtpd_end_of_data_restrictions';
+      return decide(run, enforceDeferIfPermit(run, await runList(run, list)));
+    }
   }
 }
 
@@ -190,11 +241,19 @@ export function checkRelaySafety(cfg: Config): string | undefined {
   return `in parameter smtpd_relay_restrictions or smtpd_recipient_restrictions, specify at least one working instance of: ${required.slice(0, -1).join(', ')} or ${required[required.length - 1]}`;
 }
 
+/** smtpd_check_client(): a new deferral state, then the client list. */
+async function clientList(run: Run): Promise<ListResult> {
+  run.state.deferIfPermit = undefined;
+  resetStage(run);
+  return runList(run, 'smtpd_client_restrictions');
+}
+
 /** Client, HELO (when given) and, at RCPT, sender lists re-run for a delayed reject. */
 async function delayedLists(run: Run, withSender: boolean): Promise<ListResult> {
-  const client = await runList(run, 'smtpd_client_restrictions');
+  const client = await clientList(run);
   if (stops(client)) return client;
   if (run.ctx.helo !== undefined) {
+    resetStage(run);
     const helo = await runList(run, 'smtpd_helo_restrictions');
     if (stops(helo)) return helo;
   }
@@ -207,6 +266,7 @@ async function delayedLists(run: Run, withSender: boolean): Promise<ListResult> 
 
 /** smtpd_check_mail(): the sender list, then the implicit reject_unlisted_sender for a non-null sender. */
 async function senderLists(run: Run): Promise<ListResult> {
+  resetStage(run);
   const r = await runList(run, 'smtpd_sender_restrictions');
   if (stops(r)) return r;
   const sender = run.ctx.sender;
@@ -225,85 +285,126 @@ async function implicitMapCheck(run: Run, list: string, restriction: string, kin
   return record(run, list, restriction, [], outcome);
 }
 
-function makeEnv(run: Run, list: string, kind: ListKind): RestrictionEnv {
+function makeEnv(run: Run, list: string, kind: ListKind, subject?: ReplySubject): RestrictionEnv {
   // smtpd_check_data()/eod(): with several recipients there is no single recipient to test.
   const hide = (run.stage === 'data' || run.stage === 'eod') && run.ctx.recipientCount > 1;
   const tx = hide ? { ...run.ctx, recipient: undefined } : run.ctx;
-  return { tx, stage: run.stage, list, replyClass: kind.replyClass, replyName: kind.replyName(tx), facts: run.facts, run: run.state };
+  return {
+    tx, stage: run.stage, list,
+    replyClass: subject?.replyClass ?? kind.replyClass, replyName: subject?.replyName ?? kind.replyName(tx),
+    facts: run.facts, run: run.state,
+    nested: async (tokens, subj, note) => {
+      if (run.state.recursion > MAX_CLASS_DEPTH) return configError(`${note} causes unreasonable recursion`);
+      return asOutcome(await runTokens(run, list, tokens, kind, subj), note);
+    },
+  };
+}
+
+/** A nested list's result as the outcome of the restriction that ran it. */
+function asOutcome(r: ListResult, what: string): Outcome {
+  switch (r.kind) {
+    case 'dunno': return { kind: 'dunno', note: `${what} did not decide` };
+    case 'permit': return { kind: 'permit', note: `${what} permits` };
+    case 'discard': return { kind: 'discard', note: `${what} discards` };
+    case 'reject': return { kind: 'reject', reply: r.reply, note: `${what} rejects`, final: true };
+    case 'error': return { kind: 'error', reply: r.reply, note: `${what} failed` };
+  }
 }
 
 async function runList(run: Run, listName: string): Promise<ListResult> {
   const kind = LISTS[listName];
   if (!kind) throw new RangeError(`not a restriction list: ${listName}`);
-  let tokens: string[];
+  let tokens: readonly string[];
   try {
     tokens = run.ctx.config.list(listName);
   } catch (e) {
     return record(run, listName, listName, [], configError(message(e)));
   }
-  return runTokens(run, listName, tokens, kind, 0);
+  return runTokens(run, listName, tokens, kind);
 }
 
-async function runTokens(run: Run, list: string, tokens: readonly string[], kind: ListKind, depth: number): Promise<ListResult> {
+async function runTokens(run: Run, list: string, tokens: readonly string[], kind: ListKind, subject?: ReplySubject): Promise<ListResult> {
   const cfg = run.ctx.config;
-  for (let i = 0; i < tokens.length && !run.state.discard;) {
-    const token = tokens[i]!;
-    let name = token.toLowerCase();
-    let args: string[];
-    let def: RestrictionDef | undefined;
+  const st = run.state;
+  const saved = st.recursion++;
+  try {
+    for (let i = 0; i < tokens.length && !st.discard;) {
+      const token = tokens[i]!;
+      let name = token.toLowerCase();
+      let args: string[];
+      let def: RestrictionDef | undefined;
 
-    if (isTablePattern(token)) {
-      // A bare type:table means the list's default access check (smtpd_check.c generic_checks).
-      if (!kind.defaultAcl) {
-        return record(run, list, token, [], configError(
-          `specify one of (check_client_access, check_reverse_client_hostname_access, check_helo_access, check_sender_access, check_recipient_access, check_etrn_access) before ${kind.replyClass} restriction "${token}"`));
+      if (name === 'warn_if_reject') {
+        // The next restriction only (and whatever it evaluates) logs instead of rejecting.
+        if (st.warnIfReject === 0) st.warnIfReject = st.recursion;
+        run.trace.push({ stage: run.stage, list, restriction: name, args: [], outcome: { kind: 'dunno', note: 'the next restriction only warns' } });
+        i += 1;
+        continue;
       }
-      name = kind.defaultAcl;
-      def = restrictions.get(name);
-      args = [token];
-      i += 1;
-    } else {
-      def = restrictions.get(name);
-      const want = def?.args ?? 0;
-      args = tokens.slice(i + 1, i + 1 + want);
-      i += 1 + want;
-      if (def && args.length < want) {
-        return record(run, list, name, args, configError(`restriction ${name} needs ${want} argument${want === 1 ? '' : 's'}`));
+      if (isTablePattern(token)) {
+        // A bare type:table means the list's default access check (smtpd_check.c generic_checks).
+        if (!kind.defaultAcl) {
+          return record(run, list, token, [], configError(
+            `specify one of (check_client_access, check_reverse_client_hostname_access, check_helo_access, check_sender_access, check_recipient_access, check_etrn_access) before ${kind.replyClass} restriction "${token}"`));
+        }
+        name = kind.defaultAcl;
+        def = restrictions.get(name);
+        args = [token];
+        i += 1;
+      } else {
+        def = restrictions.get(name);
+        const want = def?.args ?? 0;
+        args = tokens.slice(i + 1, i + 1 + want);
+        i += 1 + want;
+        if (def && args.length < want) {
+          return record(run, list, name, args, configError(`restriction ${name} needs ${want} argument${want === 1 ? '' : 's'}`));
+        }
       }
-    }
 
-    let outcome: Outcome;
-    if (def) {
-      const env = makeEnv(run, list, kind);
-      const d = def;
-      outcome = await guarded(name, () => d.evaluate(env, args));
-    } else if (cfg.list('smtpd_restriction_classes').includes(token)) {
-      outcome = await runClass(run, token, kind, depth);
-    } else {
-      outcome = configError(isTablePattern(token)
-        ? `${name}, the default check for a bare table in ${list}, is not implemented yet`
-        : `unknown smtpd restriction: "${token}"`);
+      let outcome: Outcome | Promise<Outcome>;
+      if (def?.unavailable) {
+        outcome = { kind: 'dunno', note: `not evaluated: ${def.unavailable}` };
+      } else if (def) {
+        const env = makeEnv(run, list, kind, subject);
+        const d = def;
+        outcome = guardedSync(name, () => d.evaluate(env, args));
+        if (outcome instanceof Promise) outcome = await guarded(name, () => outcome as Promise<Outcome>);
+      } else if (cfg.list('smtpd_restriction_classes').includes(token)) {
+        outcome = await runClass(run, token, kind, subject);
+      } else {
+        outcome = configError(isTablePattern(token)
+          ? `${name}, the default check for a bare table in ${list}, is not implemented yet`
+          : `unknown smtpd restriction: "${token}"`);
+      }
+      const r = record(run, list, name, args, outcome);
+      if (st.warnIfReject >= st.recursion) st.warnIfReject = 0;
+      if (r.kind !== 'dunno') return r;
+      if (st.deferIfPermit && st.deferIfReject) break;
     }
-    const r = record(run, list, name, args, outcome);
-    if (r.kind !== 'dunno') return r;
+    return { kind: 'dunno' };
+  } finally {
+    st.recursion = saved;
+    // In case the list ended with warn_if_reject.
+    if (st.warnIfReject >= st.recursion) st.warnIfReject = 0;
   }
-  return { kind: 'dunno' };
 }
 
 /** A restriction class: the named list, evaluated in the caller's context (smtpd_restriction_classes). */
-async function runClass(run: Run, className: string, kind: ListKind, depth: number): Promise<Outcome> {
+async function runClass(run: Run, className: string, kind: ListKind, subject?: ReplySubject): Promise<Outcome> {
   const cfg = run.ctx.config;
-  if (depth >= MAX_CLASS_DEPTH) return configError(`restriction class nesting deeper than ${MAX_CLASS_DEPTH} at ${className}`);
+  if (run.state.recursion > MAX_CLASS_DEPTH) return configError(`restriction class nesting deeper than ${MAX_CLASS_DEPTH} at ${className}`);
   if (!cfg.isExplicit(className) || cfg.get(className).trim() === '') return configError(`restriction class \`${className}' needs a definition`);
   let tokens: string[];
   try { tokens = parseList(cfg.get(className)); } catch (e) { return configError(message(e)); }
-  const r = await runTokens(run, className, tokens, kind, depth + 1);
-  switch (r.kind) {
-    case 'dunno': return { kind: 'dunno', note: `class ${className} did not decide` };
-    case 'permit': return { kind: 'permit', note: `class ${className} permits` };
-    case 'discard': return { kind: 'discard', note: `class ${className} discards` };
-    case 'reject': return { kind: 'reject', reply: r.reply, note: `class ${className} rejects` };
-    case 'error': return { kind: 'error', reply: r.reply, note: `class ${className} failed` };
+  return asOutcome(await runTokens(run, className, tokens, kind, subject), `class ${className}`);
+}
+
+/** As guarded(), without a turn of the event loop for restrictions that answer at once. */
+function guardedSync(name: string, f: () => Outcome | Promise<Outcome>): Outcome | Promise<Outcome> {
+  try {
+    return f();
+  } catch (e) {
+    return configError(e instanceof ConfigError ? `${name}: ${e.message}` : `${name}: internal error: ${message(e)}`);
   }
 }
 
@@ -316,16 +417,57 @@ async function guarded(name: string, f: () => Outcome | Promise<Outcome>): Promi
   }
 }
 
+/**
+ * smtpd_check_reject(): a reject under warn_if_reject is only logged; a 5xx while a
+ * DEFER_IF_REJECT is pending becomes that deferral; then the reply is made printable and
+ * soft_bounce applies.
+ */
+function checkReject(run: Run, r: Reply): { warned: boolean; reply: Reply } {
+  const st = run.state;
+  const warn = st.warnIfReject > 0;
+  let out = printableReply(r);
+  if (!warn && st.deferIfReject && out.code >= 500) {
+    const d = st.deferIfReject;
+    st.warnIfReject = 0;
+    st.deferIfReject = undefined;
+    return checkReject(run, d);
+  }
+  if (out.code >= 500 && run.ctx.config.bool('soft_bounce')) out = softened(out);
+  if (warn) st.events.push({ action: 'reject_warning', text: replyLine(out) });
+  return { warned: warn, reply: out };
+}
+
 /** Records a trace step and turns the outcome into a list result; rejects get their final reply here. */
 function record(run: Run, list: string, restriction: string, args: readonly string[], outcome: Outcome): ListResult {
-  const final: Outcome = outcome.kind === 'reject' ? { ...outcome, reply: finalReply(run.ctx.config, outcome.reply) } : outcome;
-  run.trace.push({ stage: run.stage, list, restriction, args, outcome: final });
-  switch (final.kind) {
-    case 'dunno': return { kind: 'dunno' };
-    case 'permit': return { kind: 'permit' };
-    case 'discard': run.state.discard = true; return { kind: 'discard' };
-    case 'reject': return { kind: 'reject', reply: final.reply };
-    case 'error': return { kind: 'error', reply: final.reply };
+  const st = run.state;
+  const step = (o: Outcome) => run.trace.push({ stage: run.stage, list, restriction, args, outcome: o });
+  switch (outcome.kind) {
+    case 'dunno': step(outcome); return { kind: 'dunno' };
+    case 'permit': step(outcome); return { kind: 'permit' };
+    case 'discard': step(outcome); st.discard = true; return { kind: 'discard' };
+    case 'reject_warning': step(outcome); return { kind: 'dunno' };
+    case 'error':
+      step(outcome);
+      st.events.push({ action: 'warning', text: outcome.note });
+      return { kind: 'error', reply: outcome.reply };
+    case 'defer_if_reject':
+      step(outcome);
+      st.deferIfReject ??= outcome.reply;
+      return { kind: 'dunno' };
+    case 'defer_if_permit':
+    case 'reject': {
+      // DEFER_IF_PERMIT under warn_if_reject is an immediate (warned) deferral.
+      if (outcome.kind === 'defer_if_permit' && st.warnIfReject === 0) {
+        step(outcome);
+        st.deferIfPermit ??= outcome.reply;
+        return { kind: 'dunno' };
+      }
+      if (outcome.kind === 'reject' && outcome.final) { step(outcome); return { kind: 'reject', reply: outcome.reply }; }
+      const c = checkReject(run, outcome.reply);
+      if (c.warned) { step({ kind: 'reject_warning', reply: c.reply, note: outcome.note }); return { kind: 'dunno' }; }
+      step({ kind: 'reject', reply: c.reply, note: outcome.note, final: true });
+      return { kind: 'reject', reply: c.reply };
+    }
   }
 }
 

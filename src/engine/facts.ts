@@ -19,6 +19,8 @@ export interface EngineFacts {
   resolver(): AddressResolver;
   /** The opened tables of a `*_maps` parameter (e.g. local_recipient_maps); [] when empty. */
   maps(param: string): readonly LookupTable[];
+  /** One table named in a restriction (check_client_access hash:/etc/postfix/access), opened once. */
+  table(spec: string): LookupTable;
 }
 
 const cache = new WeakMap<Config, EngineFacts>();
@@ -50,6 +52,7 @@ function buildFacts(cfg: Config): EngineFacts {
   }));
   const resolver = once(() => new AddressResolver(resolverSettings(cfg)));
   const maps = new Map<string, () => readonly LookupTable[]>();
+  const tables = new Map<string, () => LookupTable>();
   return {
     config: cfg,
     mynetworks,
@@ -62,6 +65,14 @@ function buildFacts(cfg: Config): EngineFacts {
         maps.set(param, m);
       }
       return m();
+    },
+    table(spec: string) {
+      let t = tables.get(spec);
+      if (!t) {
+        t = once(() => openTable(spec));
+        tables.set(spec, t);
+      }
+      return t();
     },
   };
 }

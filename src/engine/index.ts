@@ -5,6 +5,7 @@
  * audit/ reuse (network lists, address resolution, the restriction registry).
  */
 export type { ClientInfo, Decision, Outcome, Stage, TraceStep, TransactionContext } from './types.js';
+export { lintRestrictions, type LintProblem } from './lint.js';
 export { checkRelaySafety, evaluateList, evaluateRcpt, evaluateStage, RESTRICTION_LISTS } from './evaluate.js';
 export { NetworkList, type NetworkListOptions, type NetworkMatch } from './networks.js';
 export { DomainList, type DomainListOptions, type DomainMatch } from './domain-list.js';

@@ -38,13 +38,52 @@ export interface TransactionContext {
   readonly queueId?: string;
   /** The ETRN argument (etrn stage). */
   readonly etrnDomain?: string;
+  /**
+   * A DEFER_IF_PERMIT raised at an earlier stage that was evaluated at its own command
+   * (smtpd_delay_reject = no): carried to RCPT and ETRN as smtpd_check.c carries
+   * defer_if_permit_client/_helo/_sender. The previous Decision's `deferIfPermit`.
+   */
+  readonly deferIfPermit?: Reply;
+  /** An earlier DISCARD in this transaction: every restriction is skipped (smtpd state->discard). */
+  readonly discarded?: boolean;
 }
 
 export type Outcome =
   | { readonly kind: 'dunno' | 'permit'; readonly note: string }
-  | { readonly kind: 'reject'; readonly reply: Reply; readonly note: string }
+  /** `final`: the evaluator already applied warn_if_reject, defer_if_reject and soft_bounce. */
+  | { readonly kind: 'reject'; readonly reply: Reply; readonly note: string; readonly final?: boolean }
   | { readonly kind: 'discard'; readonly note: string }
-  | { readonly kind: 'error'; readonly reply: Reply; readonly note: string };
+  | { readonly kind: 'error'; readonly reply: Reply; readonly note: string }
+  /** A reject turned into a logged warning by warn_if_reject; the list goes on (trace only). */
+  | { readonly kind: 'reject_warning'; readonly reply: Reply; readonly note: string }
+  /** Remember a deferral: sent if the stage would otherwise permit, or instead of a later 5xx. */
+  | { readonly kind: 'defer_if_permit' | 'defer_if_reject'; readonly reply: Reply; readonly note: string };
+
+/**
+ * Something the SMTP server logs in Postfix's log_whatsup() form
+ * (`NOQUEUE: <action>: RCPT from name[addr]: <text>; from=<…> to=<…> proto=… helo=<…>`), or,
+ * for `warning`, a plain `warning: <text>` line.
+ */
+export interface EngineEvent {
+  readonly action: 'reject_warning' | 'warn' | 'info' | 'hold' | 'filter' | 'redirect' | 'bcc' | 'discard' | 'permit' | 'warning';
+  readonly text: string;
+}
+
+/** What access-map actions ask of the transaction (cleanup(8) flags in Postfix). */
+export interface TransactionActions {
+  /** HOLD: keep the message in the hold queue. */
+  hold?: boolean;
+  /** DISCARD: accept and drop the message. */
+  discard?: boolean;
+  /** FILTER transport:destination (the last one wins). */
+  filter?: string;
+  /** REDIRECT user@domain: deliver to this address only (the last one wins). */
+  redirect?: string;
+  /** BCC user@domain: one more recipient (Postfix 3.0: the last one wins). */
+  bcc?: string;
+  /** PREPEND header: value, in order. */
+  prepend: string[];
+}
 
 export interface TraceStep {
   readonly stage: Stage;
@@ -61,4 +100,10 @@ export interface Decision {
   readonly trace: readonly TraceStep[];
   /** Why the decision was made without evaluating lists (e.g. "postmaster", smtpd_delay_reject). */
   readonly note?: string;
+  /** Log lines the decision asks for, in order (warn_if_reject, WARN, INFO, HOLD, …). */
+  readonly events: readonly EngineEvent[];
+  /** Side effects on the transaction, to be applied only if the command is accepted. */
+  readonly actions: TransactionActions;
+  /** A DEFER_IF_PERMIT still pending after this stage (to carry into `TransactionContext.deferIfPermit`). */
+  readonly deferIfPermit?: Reply;
 }

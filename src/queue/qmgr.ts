@@ -38,6 +38,14 @@ class Slots {
   }
 }
 
+/** nextAttempt of a held message: never, until released. */
+const HELD = 8.64e15;
+
+function filterTransport(filter: string): { transport: string; nexthop: string } {
+  const i = filter.indexOf(':');
+  return { transport: filter.slice(0, i), nexthop: filter.slice(i + 1) };
+}
+
 export class QueueManager {
   /** Queue id → when the next attempt is due (ms). */
   private readonly due = new Map<string, number>();
@@ -177,6 +185,15 @@ export class QueueManager {
     const msg = handed ?? await this.spool.read(id);
     if (!msg) return; // deleted meanwhile (mxguard queue delete)
     const env = msg.envelope;
+    if (env.hold && !msg.state.released) {
+      // access(5) HOLD: the message stays queued, undelivered, until released (postsuper -H).
+      await this.spool.spill(msg);
+      await this.spool.writeState(id, { ...msg.state, held: true, nextAttempt: HELD });
+      if (!msg.state.held) this.log('qmgr', `${id}: from=<${env.sender}>, size=${msg.size}, nrcpt=${env.recipients.length} (queue hold)`);
+      if (this.opts.firstAttemptOnly) this.opts.onDeferred?.(id);
+      else this.due.set(id, HELD);
+      return;
+    }
     const done = new Set(msg.state.done);
     const todo = env.recipients.filter((r) => !done.has(r.address));
     this.log('qmgr', `${id}: from=<${env.sender}>, size=${msg.size}, nrcpt=${env.recipients.length} (queue active)`);
@@ -184,7 +201,8 @@ export class QueueManager {
     // Group by (transport, nexthop), then split by the recipient limit.
     const groups = new Map<string, { transport: string; nexthop: string; rcpts: typeof todo }>();
     for (const r of todo) {
-      const t = resolveTransport(this.cfg, r.address);
+      // access(5) FILTER transport:destination overrides the routing of every recipient.
+      const t = env.filter ? filterTransport(env.filter) : resolveTransport(this.cfg, r.address);
       const key = `${t.transport}:${t.nexthop}`;
       const g = groups.get(key) ?? { transport: t.transport, nexthop: t.nexthop, rcpts: [] };
       g.rcpts.push(r);

@@ -54,6 +54,10 @@ export interface Envelope {
   readonly isBounce?: boolean;
   /** A notice to the postmaster about an undeliverable bounce: dropped if undeliverable. */
   readonly isDoubleBounce?: boolean;
+  /** access(5) FILTER transport:destination: every recipient goes there (content_filter). */
+  readonly filter?: string;
+  /** access(5) HOLD: not delivered until released (`mxguard queue release`). */
+  readonly hold?: boolean;
 }
 
 export interface DeliveryState {
@@ -65,6 +69,10 @@ export interface DeliveryState {
   readonly reasons?: Readonly<Record<string, string>>;
   /** A delay notice was sent (delay_warning_time). */
   readonly warned?: boolean;
+  /** The message carries HOLD and waits in the hold queue (nextAttempt is then ignored). */
+  readonly held?: boolean;
+  /** `mxguard queue release` lifted its HOLD. */
+  readonly released?: boolean;
 }
 
 function trailer(msgLen: number, envLen: number): Buffer {

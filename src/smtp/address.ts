@@ -108,7 +108,8 @@ function splitPathAndParams(s: string, strict: boolean): { path: string; rest: s
     end = scanTo(s, 0, (c) => c === ' ' || c === '\t');
     if (end < 0) end = s.length;
     path = s.slice(0, end);
-    if (path.includes('<') || path.includes('>')) return undefined;
+    // "Name <user@example>": a phrase before the path is RFC 822, not RFC 5321; refused.
+    if (path.includes('<') || path.includes('>') || s.slice(end).includes('<')) return undefined;
   }
   const rest = s.slice(end);
   // RFC 5321 §4.1.1.2: parameters are separated from the path by SP.
@@ -155,9 +156,17 @@ function parseMailbox(path: string, verb: Verb): string | undefined {
   if (verb === 'rcpt' && path === box && box.toLowerCase() === 'postmaster') return box;
 
   const local = scanLocalPart(box);
-  if (local === undefined || box[local.end] !== '@') return undefined;
+  if (local === undefined) return undefined;
+  // Like Postfix's smtpd, an address without a domain is passed on to the restrictions
+  // (reject_non_fqdn_sender/recipient answer it); the queue gets it qualified with $myorigin.
+  if (local.end === box.length) return quoteLocalPart(local.text);
+  if (box[local.end] !== '@') return undefined;
   const domain = box.slice(local.end + 1);
-  if (!isValidDomain(domain)) return undefined;
+  // Sender-specified routing (user@relay@final) is not a syntax error either: the restrictions
+  // refuse to relay it (engine/address-class RESOLVE_FLAG_ROUTED). Each part must be a domain.
+  // Postfix also takes an empty part in between (user@@domain); the last part must be a domain.
+  const parts = domain.split('@');
+  if (!isValidDomain(parts[parts.length - 1]!) || !parts.slice(0, -1).every((d) => d === '' || isValidDomain(d))) return undefined;
   return `${quoteLocalPart(local.text)}@${domain}`;
 }
 

@@ -80,11 +80,17 @@ export class SmtpListener {
   private readonly sessions = new Set<Session>();
   private readonly tls: TlsMaterial | undefined;
   private readonly exceptions: NetworkList;
+  private readonly xclientHosts: NetworkList | undefined;
   private stopping = false;
 
   constructor(readonly spec: ListenerSpec, private readonly deps: ListenerDeps) {
     this.tls = tlsContextFor(spec);
     this.exceptions = new NetworkList(spec.config.list('smtpd_client_event_limit_exceptions'));
+    const xclient = spec.config.list('smtpd_authorized_xclient_hosts');
+    this.xclientHosts = xclient.length ? new NetworkList(xclient, {
+      name: 'smtpd_authorized_xclient_hosts',
+      parentMatchesSubdomains: spec.config.list('parent_domain_matches_subdomains').includes('smtpd_authorized_xclient_hosts'),
+    }) : undefined;
   }
 
   get address(): { host: string; port: number } {
@@ -121,7 +127,8 @@ export class SmtpListener {
       socket.once('close', () => this.deps.counter.release(address));
     }
     const name = cfg.bool('smtpd_peername_lookup') ? await lookupClientName(address, cfg.time('mxguard_peername_timeout') * 1000) : 'unknown';
-    if (limit > 0 && n > limit && !this.exceptions.matches(address)) {
+    // smtpd.c: XCLIENT-authorised hosts (proxies) are not subject to the client event limits either.
+    if (limit > 0 && n > limit && !this.exceptions.matches(address) && !this.xclientHosts?.matches(address, name)) {
       // anvil(8) concurrency limit: Postfix's wording and log line.
       const host = cfg.get('myhostname');
       this.deps.logger.line('smtpd', `warning: Connection concurrency limit exceeded: ${n} from ${namaddr(name, address)} for service ${this.spec.service}`, cfg.get('syslog_name'));
@@ -132,7 +139,7 @@ export class SmtpListener {
     const session = new Session(socket, { address, port, name, reverseName: name }, {
       config: cfg, service: this.spec.service, logger: this.deps.logger, spool: this.deps.spool,
       passwd: this.deps.passwd, tlsContext: this.tls?.context, implicitTls: implicitTls && (socket as TLSSocket).encrypted === true,
-      onQueued: this.deps.onQueued,
+      onQueued: this.deps.onQueued, xclientHosts: this.xclientHosts,
     });
     this.sessions.add(session);
     try { await session.run(); } finally { this.sessions.delete(session); }

@@ -72,6 +72,8 @@ export class InputReader {
 
   /** Bytes received but not yet consumed (pipelined input). */
   get pending(): number { return this.buf.length - this.pos; }
+  /** Up to `n` bytes of input not read yet (for the "improper command pipelining" log line). */
+  peek(n: number): Buffer { return this.buf.subarray(this.pos, Math.min(this.buf.length, this.pos + n)); }
 
   /** Makes a pending or later readLine() that has to wait return `interrupted`. */
   interrupt(): void { this.interrupted = true; this.notify(); }

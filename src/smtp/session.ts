@@ -12,16 +12,19 @@
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Config } from '../config/config.js';
-import type { ClientInfo, TransactionContext } from '../engine/types.js';
+import type { ClientInfo, Decision, TransactionActions, TransactionContext } from '../engine/types.js';
 import { evaluateRcpt, evaluateStage } from '../engine/index.js';
+import { decisionTraceLines, shouldTrace } from './decision-log.js';
 import { namaddr, type Logger } from '../log/logger.js';
-import type { QueuedMessage, Spool, SpoolWriter } from '../queue/spool.js';
+import type { Envelope as QueuedEnvelope, QueuedMessage, Spool, SpoolWriter } from '../queue/spool.js';
 import { newQueueId } from '../queue/queue-id.js';
 import { parseMailFrom, parseRcptTo } from './address.js';
 import { InputReader, type BdatState, type DataFlags } from './reader.js';
 import { renderReply, reply, replyLine, type Reply } from './reply.js';
 import { receivedHeader } from './received.js';
 import { isSaslMechanism, runSasl, type SaslBackend } from './sasl.js';
+import { applyXclient, parseXclient, XCLIENT_EHLO_LINE, XCLIENT_IN_TRANSACTION, XCLIENT_SYNTAX, XCLIENT_UNAUTHORIZED } from './xclient.js';
+import type { NetworkList } from '../engine/networks.js';
 
 export interface SessionDeps {
   readonly config: Config;
@@ -35,9 +38,11 @@ export interface SessionDeps {
   /** The socket is already TLS (smtpd_tls_wrappermode). */
   readonly implicitTls: boolean;
   readonly onQueued: (msg: QueuedMessage) => void;
+  /** smtpd_authorized_xclient_hosts, built once per listener; absent when empty. */
+  readonly xclientHosts?: NetworkList;
 }
 
-type Verb = 'HELO' | 'EHLO' | 'STARTTLS' | 'AUTH' | 'MAIL' | 'RCPT' | 'DATA' | 'BDAT' | 'RSET' | 'NOOP' | 'VRFY' | 'ETRN' | 'QUIT';
+type Verb = 'HELO' | 'EHLO' | 'XCLIENT' | 'STARTTLS' | 'AUTH' | 'MAIL' | 'RCPT' | 'DATA' | 'BDAT' | 'RSET' | 'NOOP' | 'VRFY' | 'ETRN' | 'QUIT';
 
 interface VerbSpec {
   /** Counts toward smtpd_junk_command_limit (smtpd.c: HELO, EHLO, RSET, NOOP, VRFY, ETRN). */
@@ -46,7 +51,7 @@ interface VerbSpec {
 }
 
 /** Order of the disconnect statistics, as Postfix prints them. */
-const STAT_ORDER = ['helo', 'ehlo', 'starttls', 'auth', 'mail', 'rcpt', 'data', 'bdat', 'rset', 'noop', 'vrfy', 'etrn', 'quit', 'unknown'] as const;
+const STAT_ORDER = ['helo', 'ehlo', 'xclient', 'starttls', 'auth', 'mail', 'rcpt', 'data', 'bdat', 'rset', 'noop', 'vrfy', 'etrn', 'quit', 'unknown'] as const;
 
 /** Commands that show a client is not speaking SMTP (postconf(5) smtpd_forbidden_commands). */
 const FORBIDDEN = /^(CONNECT|GET|POST|PUT|HEAD|OPTIONS|USER|PASS)\b|^[A-Za-z-]+:/i;
@@ -62,6 +67,8 @@ interface Transaction {
   queueId?: string;
   /** The queue file, opened at the first accepted recipient (so DATA does not wait for it). */
   writer?: Promise<SpoolWriter>;
+  /** What access-map actions asked of this message (HOLD, DISCARD, FILTER, REDIRECT, BCC, PREPEND). */
+  actions?: TransactionActions;
   bdat?: { writer?: SpoolWriter; state: BdatState; failed?: Reply; size: number; headers: HeaderScan };
 }
 
@@ -97,21 +104,30 @@ export class Session {
   private tlsInfo: { protocol: string; cipher: string; bits: number } | undefined;
   private sasl: { method: string; username: string } | undefined;
   private tx: Transaction | undefined;
+  /** The client sent commands ahead where that is not allowed (reject_unauth_pipelining). */
+  private illegalPipelining = false;
+  /** smtpd_delay_reject = no and the client list rejected: every command but QUIT gets 503. */
+  private accessDenied = false;
+  /** DEFER_IF_PERMIT pending after each stage evaluated at its own command (smtpd_delay_reject = no). */
+  private deferIfPermit: { client?: Reply; helo?: Reply; sender?: Reply } = {};
   private errorCount = 0;
   private junkCount = 0;
   private readonly stats = new Map<string, { ok: number; total: number }>();
   private lastCommand = 'CONNECT';
   private closing = false;
   private shutdownRequested = false;
-  private readonly clientLog: string;
+  private clientLog: string;
+  /** The client may send XCLIENT (smtpd_authorized_xclient_hosts); decided again after each XCLIENT. */
+  private xclientAllowed = false;
 
-  constructor(socket: Socket, readonly client: ClientInfo, private readonly deps: SessionDeps) {
+  constructor(socket: Socket, public client: ClientInfo, private readonly deps: SessionDeps) {
     this.conn = socket;
     this.cfg = deps.config;
     this.host = this.cfg.get('myhostname');
     this.tls = deps.implicitTls;
     this.reader = new InputReader(socket);
     this.clientLog = namaddr(client.name, client.address, this.cfg.bool('smtpd_client_port_logging') ? client.port : undefined);
+    this.xclientAllowed = deps.xclientHosts?.matches(client.address, client.name) ?? false;
     if (deps.implicitTls && socket instanceof TLSSocket) this.noteTls(socket);
   }
 
@@ -166,7 +182,7 @@ export class Session {
 
   async run(): Promise<void> {
     this.log(`connect from ${this.clientLog}`);
-    this.send(reply(220, undefined, this.cfg.get('smtpd_banner')));
+    await this.greet();
     const timeout = this.cfg.time('smtpd_timeout') * 1000;
     const hardLimit = this.cfg.int('smtpd_hard_error_limit');
     try {
@@ -214,6 +230,26 @@ export class Session {
     }
   }
 
+  /**
+   * The greeting, or with smtpd_delay_reject = no the client list's reject in its place; the
+   * session then answers every command but QUIT with 503 (smtpd.c smtpd_proto()). After
+   * XCLIENT the log names the command: `reject: XCLIENT from …`.
+   */
+  private async greet(where: 'CONNECT' | 'XCLIENT' = 'CONNECT'): Promise<void> {
+    this.accessDenied = false;
+    this.deferIfPermit = {};
+    if (!this.cfg.bool('smtpd_delay_reject')) {
+      const d = await this.applyDecision(await evaluateStage('connect', this.context('connect')), where);
+      this.deferIfPermit.client = d.deferIfPermit;
+      if (d.action === 'reject' && d.reply) {
+        this.accessDenied = true;
+        this.send(d.reply);
+        return;
+      }
+    }
+    this.send(reply(220, undefined, this.cfg.get('smtpd_banner')));
+  }
+
   /** postconf(5) smtpd_forbid_bare_newline = reject: refuse the command; 521 also disconnects. */
   private async bareNewlineInCommand(): Promise<boolean> {
     const code = this.cfg.int('smtpd_forbid_bare_newline_reject_code');
@@ -256,7 +292,14 @@ export class Session {
       return;
     }
     if (spec.junk && this.junkCount++ > this.cfg.int('smtpd_junk_command_limit')) this.errorCount++;
+    if (this.accessDenied && verb !== 'QUIT') {
+      this.count(verb.toLowerCase(), false);
+      this.errorCount++;
+      this.send(reply(503, '7.0', `Error: access denied for ${namaddr(this.client.name, this.client.address)}`));
+      return;
+    }
     this.lastCommand = verb;
+    this.checkPipelining(verb);
     await spec.run(this, arg);
   }
 
@@ -285,7 +328,59 @@ export class Session {
       stage, config: this.cfg, service: this.deps.service, client: this.client, helo: this.helo,
       protocol: this.esmtp ? 'ESMTP' : 'SMTP', tls: this.tls, sasl: this.sasl,
       sender: this.tx?.sender, recipient, recipientCount: this.tx?.recipients.length ?? 0, queueId: this.tx?.queueId,
+      deferIfPermit: this.carriedDeferral(stage), illegalPipelining: this.illegalPipelining, discarded: this.tx?.actions?.discard,
     };
+  }
+
+  /** The DEFER_IF_PERMIT a stage starts with (smtpd_check.c defer_if_permit_client/_helo/_sender). */
+  private carriedDeferral(stage: TransactionContext['stage']): Reply | undefined {
+    const d = this.deferIfPermit;
+    switch (stage) {
+      case 'helo': return d.client;
+      case 'mail': case 'etrn': return d.helo ?? d.client;
+      case 'rcpt': return d.sender;
+      default: return undefined;
+    }
+  }
+
+  /**
+   * Logs what a decision asks for (Postfix's log_whatsup() lines: reject, reject_warning, warn,
+   * hold, …; the trace when debug_peer_list or mxguard_trace_log asks for it). A 421 or 521
+   * reply also ends the session, as smtpd(8) hangs up after them.
+   */
+  private async applyDecision(d: Decision, where: string, view: { sender?: string; recipient?: string; helo?: string } = {}): Promise<Decision> {
+    const sender = 'sender' in view ? view.sender : this.tx?.sender;
+    const helo = view.helo ?? this.helo;
+    const id = this.tx?.queueId ?? 'NOQUEUE';
+    const tail = [
+      sender !== undefined ? `from=<${sender}>` : '', view.recipient !== undefined ? `to=<${view.recipient}>` : '',
+      `proto=${this.esmtp ? 'ESMTP' : 'SMTP'}`, helo ? `helo=<${helo}>` : '',
+    ].filter(Boolean).join(' ');
+    for (const e of d.events) {
+      if (e.action === 'warning') this.deps.logger.line('smtpd', `warning: ${e.text}`, this.syslogName());
+      else this.log(`${id}: ${e.action}: ${where} from ${this.clientLog}: ${e.text}; ${tail}`);
+    }
+    if (shouldTrace(this.cfg, this.client, d)) {
+      for (const line of decisionTraceLines(d)) this.log(`${id}: trace: ${where} from ${this.clientLog}: ${line}`);
+    }
+    if (d.action === 'reject' && d.reply) {
+      this.log(`${id}: reject: ${where} from ${this.clientLog}: ${replyLine(d.reply)}; ${tail}`);
+      if (d.reply.code === 421 || d.reply.code === 521) this.closing = true;
+    }
+    return d;
+  }
+
+  /** Adds a decision's access-map actions to the transaction (the last FILTER/REDIRECT/BCC wins). */
+  private keepActions(d: Decision, tx: Transaction | undefined = this.tx): void {
+    const a = d.actions;
+    if (!tx || !(a.hold || a.discard || a.filter || a.redirect || a.bcc || a.prepend.length)) return;
+    const t = (tx.actions ??= { prepend: [] });
+    if (a.hold) t.hold = true;
+    if (a.discard) t.discard = true;
+    if (a.filter) t.filter = a.filter;
+    if (a.redirect) t.redirect = a.redirect;
+    if (a.bcc) t.bcc = a.bcc;
+    t.prepend.push(...a.prepend);
   }
 
   private authOffered(): boolean {
@@ -310,6 +405,20 @@ export class Session {
     }
   }
 
+  /**
+   * smtpd.c SMTPD_FLAG_ILL_PIPELINING, for reject_unauth_pipelining: input is already waiting
+   * when a command starts, and the client has not seen ESMTP (before a successful EHLO, or after
+   * HELO), or the command must end a pipelined group (RFC 2920 §3.1: EHLO, DATA, VRFY, NOOP, HELO).
+   * Once set it stays for the session.
+   */
+  private checkPipelining(verb: Verb): void {
+    if (this.illegalPipelining || this.reader.pending === 0) return;
+    if (this.esmtp && !['HELO', 'EHLO', 'DATA', 'NOOP', 'VRFY'].includes(verb)) return;
+    this.illegalPipelining = true;
+    const text = this.reader.peek(100).toString('latin1').replace(/[^\x20-\x7e]/g, (c) => (c === '\r' ? '\\r' : c === '\n' ? '\\n' : `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`));
+    this.log(`improper command pipelining after ${verb} from ${this.clientLog}: ${text}`);
+  }
+
   /** Ends the transaction, if any, and removes its unfinished queue file. */
   private async abortTransaction() {
     const w = this.tx?.writer;
@@ -329,17 +438,22 @@ export class Session {
 
   /**
    * Runs a stage's restriction list (smtpd_delay_reject = no for client/helo/sender; data and
-   * end_of_data always); a reject is logged as Postfix logs it and returned for the reply.
+   * end_of_data always); what it asks for is logged as Postfix logs it, and a reject returned
+   * for the reply.
    */
   private async stageReject(stage: 'helo' | 'mail' | 'data' | 'eod', where: string, ctx: TransactionContext, recipient?: string): Promise<Reply | undefined> {
-    const d = await evaluateStage(stage, ctx);
-    if (d.action !== 'reject' || !d.reply) return undefined;
-    const tx = stage === 'mail' ? { sender: ctx.sender ?? '', smtputf8: false, recipients: [], rcptTotal: 0 } : this.tx;
     // Postfix logs the HELO name being checked, and the protocol as it stood before the command.
-    const helo = stage === 'helo' && !this.helo ? ` helo=<${ctx.helo}>` : '';
-    this.log(`${this.tx?.queueId ?? 'NOQUEUE'}: reject: ${where} from ${this.clientLog}: ${replyLine(d.reply)}; ${this.rejectLogTail(recipient, tx)}${helo}`);
-    return d.reply;
+    const view = stage === 'mail' ? { sender: ctx.sender, recipient } : { recipient, helo: stage === 'helo' && !this.helo ? ctx.helo : undefined };
+    const d = await this.applyDecision(await evaluateStage(stage, ctx), where, view);
+    if (stage === 'helo') this.deferIfPermit.helo = d.deferIfPermit;
+    if (stage === 'mail') this.deferIfPermit.sender = d.deferIfPermit;
+    if (d.action === 'reject' && d.reply) return d.reply;
+    this.lastStageDecision = d;
+    return undefined;
   }
+
+  /** The last accepted stage decision, whose actions the caller keeps for the transaction. */
+  private lastStageDecision: Decision | undefined;
 
   // ---- verbs --------------------------------------------------------------------------
 
@@ -367,6 +481,7 @@ export class Session {
       lines.push('AUTH PLAIN LOGIN');
       if (this.cfg.bool('broken_sasl_auth_clients')) lines.push('AUTH=PLAIN LOGIN');
     }
+    if (this.xclientAllowed) lines.push(XCLIENT_EHLO_LINE); // smtpd.c ehlo_cmd(): after AUTH
     lines.push('ENHANCEDSTATUSCODES', '8BITMIME', 'DSN', 'SMTPUTF8', 'CHUNKING');
     this.send({ code: 250, text: lines });
   }
@@ -488,9 +603,11 @@ export class Session {
           return fail(reply(555, '5.4', `Unsupported option: ${k}`));
       }
     }
+    this.lastStageDecision = undefined;
     const rejected = await this.stageReject('mail', 'MAIL', { ...this.context('mail'), sender: parsed.address });
     if (rejected) return fail(rejected);
     this.tx = { sender: parsed.address, smtputf8: smtputf8Param, body, ret, declaredSize, recipients: [], rcptTotal: 0 };
+    if (this.lastStageDecision) this.keepActions(this.lastStageDecision);
     this.count('mail', true);
     this.send(reply(250, '1.0', 'Ok'));
   }
@@ -523,11 +640,9 @@ export class Session {
       this.send(reply(452, '5.3', 'Error: too many recipients'));
       return;
     }
-    const decision = await evaluateRcpt(this.context('rcpt', parsed.address));
-    if (decision.action === 'reject' && decision.reply) {
-      this.log(`${this.tx.queueId ?? 'NOQUEUE'}: reject: RCPT from ${this.clientLog}: ${replyLine(decision.reply)}; ${this.rejectLogTail(parsed.address)}`);
-      return fail(decision.reply);
-    }
+    const decision = await this.applyDecision(await evaluateRcpt(this.context('rcpt', parsed.address)), 'RCPT', { recipient: parsed.address });
+    if (decision.action === 'reject' && decision.reply) return fail(decision.reply);
+    this.keepActions(decision);
     if (!this.tx.queueId) {
       // Postfix opens the queue file at the first accepted recipient and logs client= then.
       this.tx.queueId = newQueueId();
@@ -546,14 +661,19 @@ export class Session {
   /** Starts the queue file and writes the Received: header (RFC 5321 §4.4). */
   private async openMessage(): Promise<SpoolWriter> {
     const tx = this.tx!;
+    // cleanup(8) append_at_myorigin: an address without a domain is queued as user@$myorigin.
+    const origin = this.cfg.get('myorigin');
+    const qualify = (a: string) => (a === '' || a.includes('@') ? a : `${a}@${origin}`);
     const env = {
-      sender: tx.sender, recipients: tx.recipients, arrival: Date.now(), client: this.clientLog,
+      sender: qualify(tx.sender), recipients: tx.recipients.map((r) => ({ ...r, address: qualify(r.address) })), arrival: Date.now(), client: this.clientLog,
       helo: this.helo, saslUsername: this.sasl?.username, smtputf8: tx.smtputf8, body: tx.body, ret: tx.ret,
     };
     tx.writer ??= this.deps.spool.create(env, tx.queueId);
     const writer = await tx.writer;
     writer.envelope = { ...env, id: writer.envelope.id };
     tx.queueId = writer.envelope.id;
+    // access(5) PREPEND: the headers go above the Received: header this server adds.
+    if (tx.actions?.prepend.length) await writer.write(Buffer.from(tx.actions.prepend.map((h) => `${h}\r\n`).join(''), 'utf8'));
     await writer.write(Buffer.from(receivedHeader({
       helo: this.helo, client: this.client, myhostname: this.host, mailName: this.cfg.get('mail_name'),
       // RFC 6531 §3.7.3: UTF8SMTP[S][A] for a transaction that used SMTPUTF8.
@@ -571,8 +691,11 @@ export class Session {
     if (!this.tx) return fail(reply(503, '5.1', 'Error: need RCPT command'));
     if (this.tx.bdat) return fail(reply(503, '5.1', 'Error: DATA after BDAT'));
     if (this.tx.recipients.length === 0) return fail(reply(554, '5.1', 'Error: no valid recipients'));
-    const rejected = await this.stageReject('data', 'DATA', this.context('data'), this.tx.recipients[0]?.address);
+    this.lastStageDecision = undefined;
+    const only = this.tx.recipients.length === 1 ? this.tx.recipients[0]!.address : undefined;
+    const rejected = await this.stageReject('data', 'DATA', this.context('data', only), only);
     if (rejected) return fail(rejected);
+    if (this.lastStageDecision) this.keepActions(this.lastStageDecision);
     let writer: SpoolWriter;
     try { writer = await this.openMessage(); } catch (e) { return this.queueError(e, fail); }
     this.send(reply(354, undefined, 'End data with <CR><LF>.<CR><LF>'));
@@ -624,10 +747,23 @@ export class Session {
     }
     if (!writeError) {
       this.tx = tx;
-      const rejected = await this.stageReject('eod', 'END-OF-MESSAGE', this.context('eod'), tx.recipients[0]?.address);
+      this.lastStageDecision = undefined;
+      const only = tx.recipients.length === 1 ? tx.recipients[0]!.address : undefined;
+      const rejected = await this.stageReject('eod', 'END-OF-MESSAGE', this.context('eod', only), only);
+      if (!rejected && this.lastStageDecision) this.keepActions(this.lastStageDecision, tx);
       this.tx = undefined;
       if (rejected) { await writer.abort(); this.count(cmd, false); await this.fail(rejected); return; }
     }
+    if (!writeError && tx.actions?.discard) {
+      // DISCARD: claim delivery, keep nothing (cleanup(8) CLEANUP_FLAG_DISCARD).
+      await writer.abort();
+      this.log(`${id}: discard: END-OF-MESSAGE from ${this.clientLog}: message discarded by an access table DISCARD action; ${this.rejectLogTail(undefined, tx)}`);
+      this.errorCount = 0; this.junkCount = 0;
+      this.count(cmd, true);
+      this.send(reply(250, '0.0', `Ok: queued as ${id}`));
+      return;
+    }
+    if (!writeError && tx.actions) writer.envelope = withActions(writer.envelope, tx.actions);
     if (writeError) { await writer.abort(); return this.queueError(writeError, async (r) => { this.count(cmd, false); await this.fail(r); }); }
     try {
       await writer.commit();
@@ -736,6 +872,41 @@ export class Session {
     await this.fail(reply(459, '3.0', `<${arg.trim()}>: service unavailable`));
   }
 
+  /**
+   * XCLIENT (XCLIENT_README; parsing in xclient.ts): replaces the client's name, address, HELO
+   * name, protocol and login, then restarts the session at the greeting. TLS stays, as it
+   * cannot be undone. Postfix counts XCLIENT in the disconnect statistics but never as a
+   * success (it restarts instead of returning), and so does mxguard.
+   */
+  async xclientCmd(arg: string): Promise<void> {
+    const fail = async (r: Reply) => { this.count('xclient', false); await this.fail(r); };
+    if (this.tx) return fail(XCLIENT_IN_TRANSACTION);
+    if (!arg.trim()) return fail(XCLIENT_SYNTAX);
+    if (!this.xclientAllowed) return fail(XCLIENT_UNAUTHORIZED);
+    const parsed = parseXclient(arg);
+    const before = {
+      name: this.client.name, reverseName: this.client.reverseName, address: this.client.address, port: this.client.port,
+      helo: this.helo, protocol: this.esmtp ? 'ESMTP' as const : 'SMTP' as const, login: this.sasl?.username,
+    };
+    const next = applyXclient(before, parsed.ok ? parsed.attributes : parsed.partial);
+    const st = next.state;
+    this.client = { address: st.address, port: st.port, name: st.name, reverseName: st.reverseName };
+    this.helo = st.helo;
+    this.esmtp = st.protocol === 'ESMTP';
+    if (next.login && st.login !== undefined) this.sasl = { method: 'XCLIENT', username: st.login };
+    // Postfix applies each attribute as it goes: on a bad one, the earlier ones stay in force
+    // (but the logged name[addr] and the authorisation are only updated after success).
+    if (!parsed.ok) return fail(parsed.reply);
+    this.count('xclient', false);
+    this.clientLog = namaddr(st.name, st.address, this.cfg.bool('smtpd_client_port_logging') ? st.port : undefined);
+    this.xclientAllowed = this.deps.xclientHosts?.matches(st.address, st.name) ?? false;
+    if (!next.helo) this.helo = undefined;
+    if (!next.protocol) this.esmtp = false;
+    if (!next.login) this.sasl = undefined;
+    await this.abortTransaction();
+    await this.greet('XCLIENT');
+  }
+
   async quitCmd(): Promise<void> {
     this.count('quit', true);
     this.send(reply(221, '0.0', 'Bye'));
@@ -757,4 +928,17 @@ const VERBS: Record<Verb, VerbSpec> = {
   VRFY: { junk: true, run: (s, a) => s.vrfyCmd(a) },
   ETRN: { junk: true, run: (s, a) => s.etrnCmd(a) },
   QUIT: { junk: false, run: (s) => s.quitCmd() },
+  XCLIENT: { junk: false, run: (s, a) => s.xclientCmd(a) },
 };
+
+/**
+ * The envelope with what access-map actions asked for: REDIRECT replaces the recipients, BCC
+ * adds one, FILTER sends every recipient through transport:destination, HOLD keeps the message
+ * in the hold queue until `mxguard queue release`.
+ */
+function withActions<E extends QueuedEnvelope>(env: E, a: TransactionActions): E {
+  let recipients = env.recipients;
+  if (a.redirect) recipients = [{ address: a.redirect }];
+  if (a.bcc && !recipients.some((r) => r.address === a.bcc)) recipients = [...recipients, { address: a.bcc }];
+  return { ...env, recipients, ...(a.filter ? { filter: a.filter } : {}), ...(a.hold ? { hold: true } : {}) };
+}

@@ -27,7 +27,7 @@ const RELAY_PROBES: readonly [arg: string, expected: string][] = [
   ['<remote.test!user@example.test>', '<remote.test!user@example.test>: Relay access denied'],  // bang path
   ['<"user@remote.test"@example.test>', '<"user@remote.test"@example.test>: Relay access denied'], // quoted @
   ['<@example.test:user@remote.test>', '<user@remote.test>: Relay access denied'],              // source route
-  ['<user@remote.test@example.test>', '501 5.1.3 Bad recipient address syntax'],                // two @: syntax
+  ['<user@remote.test@example.test>', '<user@remote.test@example.test>: Relay access denied'],  // two @: a route
   ['<user@[192.0.2.1]>', '<user@[192.0.2.1]>: Relay access denied'],                            // foreign literal
   ['<user@remote.test.>', '<user@remote.test.>: Relay access denied'],                          // trailing dot
   ['<user@example.test@>', '501 5.1.3 Bad recipient address syntax'],                           // trailing @: syntax

@@ -40,6 +40,11 @@ export interface PostfixOptions {
   readonly relayhost: string;
   /** Extra or overriding main.cf settings. */
   readonly main?: Readonly<Record<string, string>>;
+  /**
+   * Rewrites the generated master.cf (the package's services with the smtp service on
+   * 127.0.0.1:port), e.g. to append more smtpd services with `-o` overrides. Optional.
+   */
+  readonly master?: (text: string) => string;
 }
 
 const POSTFIX = '/usr/sbin/postfix';
@@ -182,7 +187,7 @@ export async function startPostfix(t: TestContext, opts: PostfixOptions): Promis
       ...opts.main,
     };
     writeFileSync(join(configDir, 'main.cf'), Object.entries(main).map(([k, v]) => `${k} = ${v}`).join('\n') + '\n');
-    writeFileSync(join(configDir, 'master.cf'), masterCf(port));
+    writeFileSync(join(configDir, 'master.cf'), opts.master ? opts.master(masterCf(port)) : masterCf(port));
     const r = postfixCmd(['-c', configDir, 'start']);
     if (r.code === 0) {
       started = true;

@@ -5,7 +5,8 @@
  * its family, and registered by Postfix spelling in restrictions/index.ts (cf. Postfix's
  * generic_checks(), here a table instead of a chain of string comparisons).
  */
-import type { Stage, TransactionContext, Outcome } from '../types.js';
+import type { Reply } from '../../smtp/reply.js';
+import type { EngineEvent, Stage, TransactionActions, TransactionContext, Outcome } from '../types.js';
 import type { EngineFacts } from '../facts.js';
 
 /** State shared by the lists of one evaluation (smtpd_check.c SMTPD_STATE fields). */
@@ -16,6 +17,22 @@ export interface RunState {
   senderMapChecked: boolean;
   /** A DISCARD was decided: every later restriction, in every list, is skipped. */
   discard: boolean;
+  /** Nesting depth of lists being evaluated (generic_checks() state->recursion). */
+  recursion: number;
+  /** warn_if_reject: the depth at which it was given, 0 when off (applies to the next restriction only). */
+  warnIfReject: number;
+  /** The first DEFER_IF_PERMIT reason, while active. */
+  deferIfPermit?: Reply;
+  /** The first DEFER_IF_REJECT reason of this stage, while active. */
+  deferIfReject?: Reply;
+  readonly events: EngineEvent[];
+  readonly actions: TransactionActions;
+}
+
+/** Who a reply names, and how (smtpd_check.c reply_name, reply_class). */
+export interface ReplySubject {
+  readonly replyName: string;
+  readonly replyClass: string;
 }
 
 /** What a restriction sees. */
@@ -30,6 +47,11 @@ export interface RestrictionEnv {
   readonly replyName: string;
   readonly facts: EngineFacts;
   readonly run: RunState;
+  /**
+   * Evaluates restriction names from an access table's right-hand side in this list's context,
+   * with the access check's reply subject (check_table_result() → generic_checks()).
+   */
+  nested(tokens: readonly string[], subject: ReplySubject, note: string): Promise<Outcome>;
 }
 
 export interface RestrictionDef {

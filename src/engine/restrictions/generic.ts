@@ -34,6 +34,18 @@ export const genericRestrictions = [
       policyReply(env.facts.config.int('defer_code'), '3.2', `${who(env)}: Try again later`),
       'unconditional defer'),
   }),
+  defineRestriction({
+    name: 'defer_if_permit',
+    mayPermit: false,
+    doc: 'Defer (450 4.7.0 … defer_if_permit requested) if this stage would otherwise accept; evaluation goes on.',
+    evaluate: (env) => ({ kind: 'defer_if_permit', reply: policyReply(450, '7.0', `${who(env)}: defer_if_permit requested`), note: 'deferral pending unless something rejects' }),
+  }),
+  defineRestriction({
+    name: 'defer_if_reject',
+    mayPermit: false,
+    doc: 'Turn a later 5xx reject of this stage into 450 4.7.0 … defer_if_reject requested; evaluation goes on.',
+    evaluate: (env) => ({ kind: 'defer_if_reject', reply: policyReply(450, '7.0', `${who(env)}: defer_if_reject requested`), note: 'a later reject of this stage becomes a deferral' }),
+  }),
 ];
 
 /** A restriction that needs input the stage does not have yet answers DUNNO (smtpd_check.c). */

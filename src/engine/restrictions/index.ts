@@ -4,18 +4,28 @@
  * an unknown restriction to the evaluator (451 4.3.5 Server configuration error), never a
  * silent skip.
  */
+import { accessRestrictions } from './access-checks.js';
+import { addressRestrictions } from './address.js';
 import { clientRestrictions } from './client.js';
 import type { RestrictionDef } from './define.js';
+import { dnsRestrictions } from './dns.js';
 import { genericRestrictions } from './generic.js';
+import { heloRestrictions } from './helo.js';
+import { legacyRestrictions } from './legacy.js';
 import { recipientMapRestrictions } from './recipient-maps.js';
 import { relayRestrictions } from './relay.js';
+import { saslRestrictions } from './sasl.js';
+import { sessionRestrictions } from './session.js';
+import { tlsRestrictions } from './tls.js';
 
-export type { RestrictionDef, RestrictionEnv, RunState } from './define.js';
+export type { ReplySubject, RestrictionDef, RestrictionEnv, RunState } from './define.js';
 export { defineRestriction } from './define.js';
 
 export const restrictions: ReadonlyMap<string, RestrictionDef> = (() => {
   const m = new Map<string, RestrictionDef>();
-  for (const d of [...genericRestrictions, ...clientRestrictions, ...relayRestrictions, ...recipientMapRestrictions]) {
+  for (const d of [...genericRestrictions, ...clientRestrictions, ...relayRestrictions, ...recipientMapRestrictions, ...accessRestrictions,
+    ...heloRestrictions, ...addressRestrictions, ...sessionRestrictions, ...saslRestrictions, ...tlsRestrictions,
+    ...dnsRestrictions, ...legacyRestrictions]) {
     if (m.has(d.name)) throw new Error(`restriction declared twice: ${d.name}`);
     m.set(d.name, d);
   }

@@ -25,9 +25,20 @@ import { noInput } from './generic.js';
  * Keys in Postfix's mail_addr_find() order: user@domain, then user alone when the domain is
  * local, then @domain (the catch-all of a domain).
  */
-export function addressKeys(r: ResolvedAddress, resolver: AddressResolver): string[] {
+export function addressKeys(r: ResolvedAddress, resolver: AddressResolver, delimiters = ''): string[] {
+  // mail_addr_find(): with $recipient_delimiter, user+ext@domain is followed by user@domain,
+  // and the local forms user+ext, user.
+  let bare: string | undefined;
+  if (delimiters) {
+    const i = [...r.localPart].findIndex((c) => delimiters.includes(c));
+    if (i > 0) bare = r.localPart.slice(0, i);
+  }
   const keys = [r.recipient];
-  if (resolver.isLocalDomain(r.domain)) keys.push(r.localPart);
+  if (bare !== undefined) keys.push(`${bare}@${r.domain}`);
+  if (resolver.isLocalDomain(r.domain)) {
+    keys.push(r.localPart);
+    if (bare !== undefined) keys.push(bare);
+  }
   keys.push(`@${r.domain}`);
   return keys;
 }
@@ -43,9 +54,13 @@ function findIn(tables: readonly LookupTable[], keys: readonly string[]): { tabl
 /** check_rcpt_maps(): DUNNO when the address is known or not checked, a 5.1.x reject when unknown. */
 export function checkRecipientMaps(env: RestrictionEnv, address: string, role: 'recipient' | 'sender'): Outcome {
   const cfg = env.facts.config;
+  // receive_override_options = no_unknown_recipient_checks (smtpd INPUT_TRANSP_UNKNOWN_RCPT).
+  if (cfg.list('receive_override_options').some((o) => o.toLowerCase() === 'no_unknown_recipient_checks')) {
+    return dunno('receive_override_options has no_unknown_recipient_checks');
+  }
   const resolver = env.facts.resolver();
   const r = resolver.resolve(address);
-  const keys = addressKeys(r, resolver);
+  const keys = addressKeys(r, resolver, cfg.get('recipient_delimiter'));
   const replyClass = role === 'sender' ? 'Sender address' : 'Recipient address';
   const dsn = role === 'sender' ? '1.0' : '1.1';
   const show = cfg.bool('show_user_unknown_table_name');
