@@ -140,7 +140,7 @@ export function lookupMail(env: RestrictionEnv, table: LookupTable, address: str
  * What a found value means (check_table_result()). `datum` is the key as the log shows it,
  * `subject` whose reply it is, `table` the table as written in main.cf.
  */
-export async function tableResult(env: RestrictionEnv, table: string, value: string, subject: ReplySubject): Promise<Outcome> {
+export function tableResult(env: RestrictionEnv, table: string, value: string, subject: ReplySubject): Outcome | Promise<Outcome> {
   const cfg = env.facts.config;
   const ws = value.search(/[ \t]/);
   const cmd = ws < 0 ? value : value.slice(0, ws);
@@ -227,8 +227,10 @@ export async function tableResult(env: RestrictionEnv, table: string, value: str
 }
 
 /** The outcome of a search: what the found value means, or DUNNO when nothing was found. */
-export async function accessOutcome(env: RestrictionEnv, spec: string, hit: Hit | undefined, subject: ReplySubject, searched: string): Promise<Outcome> {
+export function accessOutcome(env: RestrictionEnv, spec: string, hit: Hit | undefined, subject: ReplySubject, searched: string): Outcome | Promise<Outcome> {
   if (!hit) return dunno(`${searched}: not found in ${spec}`);
-  const o = await tableResult(env, spec, hit.value, subject);
-  return { ...o, note: `${spec} key ${hit.key} = ${hit.value}${o.note ? ` (${o.note.replace(`${spec} value "${hit.value}"`, '').replace(/^: /, '') || o.kind})` : ''}` } as Outcome;
+  const explain = (o: Outcome): Outcome => ({ ...o, note: `${spec} key ${hit.key} = ${hit.value}${o.note ? ` (${o.note.replace(`${spec} value "${hit.value}"`, '').replace(/^: /, '') || o.kind})` : ''}` }) as Outcome;
+  // Synchronous unless the value is a restriction list: most lookups cost no turn of the event loop.
+  const o = tableResult(env, spec, hit.value, subject);
+  return o instanceof Promise ? o.then(explain) : explain(o);
 }

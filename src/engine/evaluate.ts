@@ -327,52 +327,40 @@ async function runTokens(run: Run, list: string, tokens: readonly string[], kind
   const cfg = run.ctx.config;
   const st = run.state;
   const saved = st.recursion++;
+  // One environment for the whole list: what it holds does not change between restrictions.
+  let env: RestrictionEnv | undefined;
   try {
-    for (let i = 0; i < tokens.length && !st.discard;) {
-      const token = tokens[i]!;
-      let name = token.toLowerCase();
-      let args: string[];
-      let def: RestrictionDef | undefined;
-
-      if (name === 'warn_if_reject') {
+    for (const step of planFor(tokens, kind.defaultAcl)) {
+      if (st.discard) break;
+      const { token, name, def, args } = step;
+      if (step.kind === 'warn_if_reject') {
         // The next restriction only (and whatever it evaluates) logs instead of rejecting.
         if (st.warnIfReject === 0) st.warnIfReject = st.recursion;
         run.trace.push({ stage: run.stage, list, restriction: name, args: [], outcome: { kind: 'dunno', note: 'the next restriction only warns' } });
-        i += 1;
         continue;
       }
-      if (isTablePattern(token)) {
-        // A bare type:table means the list's default access check (smtpd_check.c generic_checks).
-        if (!kind.defaultAcl) {
-          return record(run, list, token, [], configError(
-            `specify one of (check_client_access, check_reverse_client_hostname_access, check_helo_access, check_sender_access, check_recipient_access, check_etrn_access) before ${kind.replyClass} restriction "${token}"`));
-        }
-        name = kind.defaultAcl;
-        def = restrictions.get(name);
-        args = [token];
-        i += 1;
-      } else {
-        def = restrictions.get(name);
-        const want = def?.args ?? 0;
-        args = tokens.slice(i + 1, i + 1 + want);
-        i += 1 + want;
-        if (def && args.length < want) {
-          return record(run, list, name, args, configError(`restriction ${name} needs ${want} argument${want === 1 ? '' : 's'}`));
-        }
+      if (step.kind === 'bare-table-without-default') {
+        // A bare type:table means the list's default access check; data and end-of-data have none.
+        return record(run, list, token, [], configError(
+          `specify one of (check_client_access, check_reverse_client_hostname_access, check_helo_access, check_sender_access, check_recipient_access, check_etrn_access) before ${kind.replyClass} restriction "${token}"`));
+      }
+      if (step.kind === 'missing-arguments') {
+        return record(run, list, name, args, configError(`restriction ${name} needs ${def!.args} argument${def!.args === 1 ? '' : 's'}`));
       }
 
       let outcome: Outcome | Promise<Outcome>;
       if (def?.unavailable) {
         outcome = { kind: 'dunno', note: `not evaluated: ${def.unavailable}` };
       } else if (def) {
-        const env = makeEnv(run, list, kind, subject);
+        env ??= makeEnv(run, list, kind, subject);
         const d = def;
-        outcome = guardedSync(name, () => d.evaluate(env, args));
+        const e = env;
+        outcome = guardedSync(name, () => d.evaluate(e, args));
         if (outcome instanceof Promise) outcome = await guarded(name, () => outcome as Promise<Outcome>);
       } else if (cfg.list('smtpd_restriction_classes').includes(token)) {
         outcome = await runClass(run, token, kind, subject);
       } else {
-        outcome = configError(isTablePattern(token)
+        outcome = configError(step.kind === 'bare-table'
           ? `${name}, the default check for a bare table in ${list}, is not implemented yet`
           : `unknown smtpd restriction: "${token}"`);
       }
@@ -389,13 +377,51 @@ async function runTokens(run: Run, list: string, tokens: readonly string[], kind
   }
 }
 
+/** One entry of a list, read once: its name, definition and arguments (lists are parsed per Config and kept). */
+interface PlanStep {
+  readonly kind: 'restriction' | 'bare-table' | 'warn_if_reject' | 'bare-table-without-default' | 'missing-arguments';
+  readonly token: string;
+  /** Lower-cased name, or the default access check for a bare table. */
+  readonly name: string;
+  readonly def?: RestrictionDef;
+  readonly args: string[];
+}
+
+const plans = new WeakMap<readonly string[], Map<string, PlanStep[]>>();
+
+function planFor(tokens: readonly string[], defaultAcl: string | undefined): PlanStep[] {
+  let byAcl = plans.get(tokens);
+  if (!byAcl) { byAcl = new Map(); if (Object.isFrozen(tokens)) plans.set(tokens, byAcl); }
+  let plan = byAcl.get(defaultAcl ?? '');
+  if (plan) return plan;
+  plan = [];
+  for (let i = 0; i < tokens.length;) {
+    const token = tokens[i]!;
+    const name = token.toLowerCase();
+    if (name === 'warn_if_reject') { plan.push({ kind: 'warn_if_reject', token, name, args: [] }); i += 1; continue; }
+    if (isTablePattern(token)) {
+      i += 1;
+      if (!defaultAcl) { plan.push({ kind: 'bare-table-without-default', token, name: token, args: [] }); continue; }
+      plan.push({ kind: 'bare-table', token, name: defaultAcl, def: restrictions.get(defaultAcl), args: [token] });
+      continue;
+    }
+    const def = restrictions.get(name);
+    const want = def?.args ?? 0;
+    const args = tokens.slice(i + 1, i + 1 + want);
+    i += 1 + want;
+    plan.push({ kind: def && args.length < want ? 'missing-arguments' : 'restriction', token, name, def, args });
+  }
+  byAcl.set(defaultAcl ?? '', plan);
+  return plan;
+}
+
 /** A restriction class: the named list, evaluated in the caller's context (smtpd_restriction_classes). */
 async function runClass(run: Run, className: string, kind: ListKind, subject?: ReplySubject): Promise<Outcome> {
   const cfg = run.ctx.config;
   if (run.state.recursion > MAX_CLASS_DEPTH) return configError(`restriction class nesting deeper than ${MAX_CLASS_DEPTH} at ${className}`);
   if (!cfg.isExplicit(className) || cfg.get(className).trim() === '') return configError(`restriction class \`${className}' needs a definition`);
-  let tokens: string[];
-  try { tokens = parseList(cfg.get(className)); } catch (e) { return configError(message(e)); }
+  let tokens: readonly string[];
+  try { tokens = cfg.list(className); } catch (e) { return configError(message(e)); }
   return asOutcome(await runTokens(run, className, tokens, kind, subject), `class ${className}`);
 }
 

@@ -58,7 +58,17 @@ export function parseNetwork(pattern: string, where: string, bracketsRequired = 
  * IPv6 (`::ffff:a.b.c.d`) turned into IPv4 so it matches IPv4 networks. Undefined if it is not
  * an address (then nothing matches, as in Postfix's match_hostaddr()).
  */
+const clientMemo = new Map<string, ipaddr.IPv4 | ipaddr.IPv6 | undefined>();
+
 export function parseClientAddress(address: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined {
+  if (clientMemo.has(address)) return clientMemo.get(address);
+  const a = parseClientAddressUncached(address);
+  if (clientMemo.size >= 1000) clientMemo.delete(clientMemo.keys().next().value!);
+  clientMemo.set(address, a);
+  return a;
+}
+
+function parseClientAddressUncached(address: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined {
   const bare = address.replace(/^\[(.*)\]$/, '$1').replace(/%.*$/, '');
   if (!/^[0-9A-Fa-f:.]+$/.test(bare) || !ipaddr.isValid(bare)) return undefined;
   if (!bare.includes(':') && !ipaddr.IPv4.isValidFourPartDecimal(bare)) return undefined;
@@ -78,8 +88,22 @@ interface CidrKey {
   readonly v4?: ipaddr.IPv4;
 }
 
+/** Parsed keys of recent lookups: the same client address is looked up by several restrictions. */
+const keyMemo = new Map<string, CidrKey | undefined>();
+
 function parseKey(key: string): CidrKey | undefined {
-  if (ipaddr.IPv4.isValidFourPartDecimal(key)) return { addr: ipaddr.IPv4.parse(key) };
+  if (keyMemo.has(key)) return keyMemo.get(key);
+  const k = parseKeyUncached(key);
+  if (keyMemo.size >= 1000) keyMemo.delete(keyMemo.keys().next().value!);
+  keyMemo.set(key, k);
+  return k;
+}
+
+function parseKeyUncached(key: string): CidrKey | undefined {
+  // Host names reach cidr tables too (the first key of a client search): turn them away before
+  // ipaddr.js, which validates by throwing and is slow at it.
+  if (!/^[0-9A-Fa-f:.]+$/.test(key)) return undefined;
+  if (/^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(key) && ipaddr.IPv4.isValidFourPartDecimal(key)) return { addr: ipaddr.IPv4.parse(key) };
   if (!key.includes(':') || !/^[0-9A-Fa-f:.]+$/.test(key) || !ipaddr.IPv6.isValid(key)) return undefined;
   const addr = ipaddr.IPv6.parse(key);
   return { addr, v4: addr.isIPv4MappedAddress() ? addr.toIPv4Address() : undefined };

@@ -27,7 +27,7 @@ export const accessRestrictions = [
     args: 1,
     mayPermit: true,
     doc: 'Look up the client host name, its parent domains, then the client address and its networks in an access(5) table.',
-    async evaluate(env, [spec]) {
+    evaluate(env, [spec]) {
       const t = env.facts.table(spec!);
       const { name, address } = env.tx.client;
       return accessOutcome(env, spec!, lookupClient(env, t, name, address), { replyName: namaddr(env), replyClass: REPLY_CLASS.client }, `${name}[${address}]`);
@@ -38,11 +38,12 @@ export const accessRestrictions = [
     args: 1,
     mayPermit: false,
     doc: 'As check_client_access with the unverified reverse (PTR) name; an OK result is refused.',
-    async evaluate(env, [spec]) {
+    evaluate(env, [spec]) {
       const t = env.facts.table(spec!);
       const { reverseName, address } = env.tx.client;
-      const o = await accessOutcome(env, spec!, lookupClient(env, t, reverseName, address), { replyName: namaddr(env), replyClass: REPLY_CLASS.reverseClient }, `${reverseName}[${address}]`);
-      return forbidPermit(env, 'check_reverse_client_hostname_access', o, reverseName);
+      const o = accessOutcome(env, spec!, lookupClient(env, t, reverseName, address), { replyName: namaddr(env), replyClass: REPLY_CLASS.reverseClient }, `${reverseName}[${address}]`);
+      const check = (x: Outcome) => forbidPermit(env, 'check_reverse_client_hostname_access', x, reverseName);
+      return o instanceof Promise ? o.then(check) : check(o);
     },
   }),
   defineRestriction({
@@ -50,7 +51,7 @@ export const accessRestrictions = [
     args: 1,
     mayPermit: true,
     doc: 'Look up the HELO/EHLO name and its parent domains in an access(5) table.',
-    async evaluate(env, [spec]) {
+    evaluate(env, [spec]) {
       const helo = env.tx.helo;
       if (helo === undefined) return noInput('HELO');
       const t = env.facts.table(spec!);
@@ -62,7 +63,7 @@ export const accessRestrictions = [
     args: 1,
     mayPermit: true,
     doc: 'Look up the MAIL FROM address (user@domain, domain and parents, user@; the null sender as $smtpd_null_access_lookup_key) in an access(5) table.',
-    async evaluate(env, [spec]) {
+    evaluate(env, [spec]) {
       const sender = env.tx.sender;
       if (sender === undefined) return noInput('sender');
       const t = env.facts.table(spec!);
@@ -80,17 +81,16 @@ export const accessRestrictions = [
     args: 1,
     mayPermit: true,
     doc: 'Look up the RCPT TO address (user@domain, domain and parents, user@) in an access(5) table.',
-    async evaluate(env, [spec]) {
+    evaluate(env, [spec]) {
       const rcpt = env.tx.recipient;
       if (!rcpt) return noInput('recipient');
       const t = env.facts.table(spec!);
       const hit = lookupMail(env, t, rcpt);
-      const o = await accessOutcome(env, spec!, hit, { replyName: rcpt, replyClass: REPLY_CLASS.recipient }, rcpt);
+      const o = accessOutcome(env, spec!, hit, { replyName: rcpt, replyClass: REPLY_CLASS.recipient }, rcpt);
       // Sender-specified routing is too suspicious for an OK (check_mail_access() SUSPICIOUS).
-      if (o.kind === 'permit' && hit?.routed && !env.facts.config.bool('allow_untrusted_routing')) {
-        return dunno(`${o.note}; not trusted: the recipient carries sender-specified routing`);
-      }
-      return o;
+      const check = (x: Outcome): Outcome => (x.kind === 'permit' && hit?.routed && !env.facts.config.bool('allow_untrusted_routing')
+        ? dunno(`${x.note}; not trusted: the recipient carries sender-specified routing`) : x);
+      return o instanceof Promise ? o.then(check) : check(o);
     },
   }),
   defineRestriction({
@@ -98,7 +98,7 @@ export const accessRestrictions = [
     args: 1,
     mayPermit: true,
     doc: 'Look up the ETRN domain and its parent domains in an access(5) table.',
-    async evaluate(env, [spec]) {
+    evaluate(env, [spec]) {
       const d = env.tx.etrnDomain;
       if (d === undefined) return noInput('ETRN domain');
       const t = env.facts.table(spec!);
@@ -110,7 +110,7 @@ export const accessRestrictions = [
     args: 1,
     mayPermit: true,
     doc: 'Look up the SASL login name of an authenticated client in an access(5) table.',
-    async evaluate(env, [spec]) {
+    evaluate(env, [spec]) {
       const user = env.tx.sasl?.username;
       if (!user) return noInput('SASL login');
       const t = env.facts.table(spec!);
