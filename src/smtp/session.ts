@@ -867,6 +867,10 @@ export class Session {
     if (!this.helo) { this.count('etrn', false); await this.fail(reply(503, '5.1', 'Error: send HELO/EHLO first')); return; }
     if (this.tx) { this.count('etrn', false); await this.fail(reply(503, '5.1', 'Error: MAIL transaction in progress')); return; }
     if (!arg.trim()) { this.count('etrn', false); await this.fail(reply(501, '5.4', 'Syntax: ETRN domain')); return; }
+    // smtpd_etrn_restrictions (with smtpd_delay_reject, the client and HELO lists first).
+    const domain = arg.trim().replace(/^@/, '');
+    const d = await this.applyDecision(await evaluateStage('etrn', { ...this.context('etrn'), etrnDomain: domain }), 'ETRN');
+    if (d.action === 'reject' && d.reply) { this.count('etrn', false); await this.fail(d.reply); return; }
     // mxguard keeps no per-domain fast-flush logs: like Postfix without fast_flush_domains.
     this.count('etrn', false);
     await this.fail(reply(459, '3.0', `<${arg.trim()}>: service unavailable`));

@@ -134,3 +134,14 @@ test('reject_unauth_pipelining: commands sent ahead of the EHLO reply are improp
   assert.equal((await ok.read()).code, 250);
   assert.equal((await ok.read()).code, 250);
 });
+
+test('ETRN runs smtpd_etrn_restrictions before the fast-flush answer', async (t) => {
+  const gw = await startGateway(t, { smtpd_etrn_restrictions: 'check_etrn_access inline:{ blocked.test=REJECT no flush for you }' });
+  const c = await SmtpTestClient.connect(gw.port, { localAddress: '127.0.0.9' });
+  t.after(() => c.socket.destroy());
+  await c.read();
+  await c.cmd('EHLO client.remote.test');
+  assert.equal((await c.cmd('ETRN blocked.test')).raw, '554 5.7.1 <blocked.test>: Etrn command rejected: no flush for you\r\n');
+  assert.equal((await c.cmd('ETRN other.test')).code, 459);
+  await gw.waitLog(/NOQUEUE: reject: ETRN from unknown\[127\.0\.0\.9\]: 554 5\.7\.1 <blocked\.test>: Etrn command rejected: no flush for you; proto=ESMTP helo=<client\.remote\.test>/);
+});
