@@ -10,6 +10,8 @@ export MXG_BENCH_DIR=${MXG_BENCH_DIR:-/tmp/mxg-bench}
 rm -rf "$MXG_BENCH_DIR"; mkdir -p "$MXG_BENCH_DIR"
 sed "s#\${MXG_BENCH_DIR}#$MXG_BENCH_DIR#g" "$here/gateway/main.cf" >"$MXG_BENCH_DIR/main.cf"
 cp "$here/gateway/master.cf" "$MXG_BENCH_DIR/master.cf"
+printf 'spammer.test REJECT\n' >"$MXG_BENCH_DIR/sender_access"
+printf '192.0.2.0/24 REJECT\n' >"$MXG_BENCH_DIR/client.cidr"
 [ -n "${MXG_WORKERS:-}" ] && echo "mxguard_workers = $MXG_WORKERS" >>"$MXG_BENCH_DIR/main.cf"
 node "$here/../dist/src/cli/main.js" serve --config "$MXG_BENCH_DIR" 2>"$MXG_BENCH_DIR/stderr" &
 pid=$!

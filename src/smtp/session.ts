@@ -349,6 +349,9 @@ export class Session {
    * reply also ends the session, as smtpd(8) hangs up after them.
    */
   private async applyDecision(d: Decision, where: string, view: { sender?: string; recipient?: string; helo?: string } = {}): Promise<Decision> {
+    const rejected = d.action === 'reject' && d.reply;
+    // Most decisions accept quietly: nothing to log, nothing to format.
+    if (!rejected && !d.events.length && this.cfg.get('mxguard_trace_log') === 'no' && !this.cfg.list('debug_peer_list').length) return d;
     const sender = 'sender' in view ? view.sender : this.tx?.sender;
     const helo = view.helo ?? this.helo;
     const id = this.tx?.queueId ?? 'NOQUEUE';
