@@ -4,6 +4,7 @@
  * computed host defaults, and the catalogue's defaults, read with `$name` expansion and typed.
  */
 import { catalogue } from './catalogue.js';
+import { compatDefault } from './compat.js';
 import { expand } from './expand.js';
 import type { Located } from './parse.js';
 import { ConfigError } from './types.js';
@@ -23,6 +24,10 @@ export class Config {
     if (s) return s.value;
     const c = this.computed.get(name);
     if (c !== undefined) return c;
+    if (name !== 'compatibility_level') {
+      const old = compatDefault(name, this.get('compatibility_level'));
+      if (old !== undefined) return old;
+    }
     return catalogue.get(name)?.default;
   }
 

@@ -87,16 +87,6 @@ function newRun(stage: Stage, ctx: TransactionContext): Run {
   };
 }
 
-/**
- * smtpd_relay_before_recipient_restrictions: its default follows compatibility_level (yes from
- * 3.6 on, no below, as Postfix 3.6+ does).
- */
-function relayFirst(cfg: Config): boolean {
-  if (cfg.isExplicit('smtpd_relay_before_recipient_restrictions')) return cfg.bool('smtpd_relay_before_recipient_restrictions');
-  const [major = 0, minor = 0] = cfg.get('compatibility_level').split('.').map((n) => Number(n) || 0);
-  return major > 3 || (major === 3 && minor >= 6);
-}
-
 /** SMTPD_CHECK_RESET(): what does not carry from one stage's lists to the next. */
 function resetStage(run: Run): void {
   run.state.recursion = 0;
@@ -155,7 +145,7 @@ export async function evaluateRcpt(ctx: TransactionContext): Promise<Decision> {
   }
 
   resetStage(run);
-  const order = relayFirst(cfg)
+  const order = cfg.bool('smtpd_relay_before_recipient_restrictions')
     ? ['smtpd_relay_restrictions', 'smtpd_recipient_restrictions']
     : ['smtpd_recipient_restrictions', 'smtpd_relay_restrictions'];
   let r: ListResult = { kind: 'dunno' };

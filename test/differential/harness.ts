@@ -28,7 +28,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { REPO, startGateway, type Cleanup, type Gateway } from '../helpers/gateway.js';
-import { freePort } from '../helpers/ports.js';
+import { freePorts } from '../helpers/ports.js';
 import { startPostfix, type PostfixInstance } from '../helpers/postfix.js';
 
 export const DIFF_DIR = join(REPO, 'test/differential');
@@ -525,10 +525,9 @@ export async function runDifferential(t: TestContext, opts: RunOptions = {}): Pr
   const tablesDir = join(work, 'tables');
   writeTables(cfgs, tablesDir);
 
-  const pfPorts: number[] = [];
-  const mxPorts: number[] = [];
-  for (let i = 0; i < cfgs.length; i++) { pfPorts.push(await freePort()); mxPorts.push(await freePort()); }
-  if (new Set([...pfPorts, ...mxPorts]).size !== pfPorts.length * 2) throw new Error('free ports collided; run again');
+  const ports = await freePorts(cfgs.length * 2);
+  const pfPorts = ports.slice(0, cfgs.length);
+  const mxPorts = ports.slice(cfgs.length);
 
   const pf: PostfixInstance | undefined = await startPostfix(t, {
     relayhost: '',

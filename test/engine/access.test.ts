@@ -102,3 +102,21 @@ test('smtpd_delay_reject = no carries a client DEFER_IF_PERMIT to RCPT', async (
   const rcpt = await evaluateRcpt({ ...ctx, deferIfPermit: connect.deferIfPermit });
   assert.equal(said(rcpt), '450 4.7.0 <unknown[127.0.0.9]>: Client host rejected: defer_if_permit requested');
 });
+
+test('compatibility_level keeps the defaults an old main.cf was written for', async () => {
+  const old = testConfig({ compatibility_level: '0', mydestination: 'example.test', smtpd_recipient_restrictions: 'permit_mynetworks, reject_unauth_destination' });
+  assert.equal(old.get('relay_domains'), 'example.test');
+  assert.equal(old.get('smtpd_relay_restrictions'), '');
+  assert.equal(old.bool('smtpd_relay_before_recipient_restrictions'), false);
+  const level2 = testConfig({ compatibility_level: '2' });
+  assert.equal(level2.get('relay_domains'), '');
+  assert.equal(level2.bool('smtpd_relay_before_recipient_restrictions'), false);
+  assert.notEqual(level2.get('smtpd_relay_restrictions'), '');
+  const current = testConfig({ compatibility_level: '3.6' });
+  assert.equal(current.bool('smtpd_relay_before_recipient_restrictions'), true);
+  // An explicit setting always wins.
+  assert.equal(testConfig({ compatibility_level: '0', relay_domains: 'r.test' }).get('relay_domains'), 'r.test');
+  // At level 0 an outsider to example.test is refused by the recipient list (the relay list is empty).
+  const d = await evaluateRcpt(rcptContext(old, 'u@remote.test'));
+  assert.equal(said(d), '554 5.7.1 <u@remote.test>: Relay access denied');
+});

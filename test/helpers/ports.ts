@@ -12,3 +12,22 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
     });
   });
 }
+
+/** `n` distinct free ports: each listener stays open until all are chosen, so none repeats. */
+export async function freePorts(n: number, host = '127.0.0.1'): Promise<number[]> {
+  const servers: ReturnType<typeof createServer>[] = [];
+  try {
+    const ports: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const s = createServer();
+      servers.push(s);
+      ports.push(await new Promise<number>((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(0, host, () => { const a = s.address(); resolve(typeof a === 'object' && a ? a.port : 0); });
+      }));
+    }
+    return ports;
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(() => r(undefined)))));
+  }
+}
