@@ -9,10 +9,14 @@ import { smtpdParams } from './params/smtpd.js';
 import { queueParams } from './params/queue.js';
 import { deliveryParams } from './params/delivery.js';
 import { accessParams } from './params/access.js';
+import { dnsParams } from './params/dns.js';
+import { dnsblParams } from './params/dnsbl.js';
+import { postscreenParams } from './params/postscreen.js';
+import { mailauthParams } from './params/mailauth.js';
 
 export const catalogue: ReadonlyMap<string, ParamDef> = (() => {
   const m = new Map<string, ParamDef>();
-  for (const d of [...coreParams, ...logParams, ...smtpdParams, ...queueParams, ...deliveryParams, ...accessParams]) {
+  for (const d of [...coreParams, ...logParams, ...smtpdParams, ...queueParams, ...deliveryParams, ...accessParams, ...dnsParams, ...dnsblParams, ...postscreenParams, ...mailauthParams]) {
     if (m.has(d.name)) throw new Error(`parameter declared twice: ${d.name}`);
     m.set(d.name, d);
   }

@@ -13,6 +13,14 @@ export interface ClientInfo {
   readonly port: number;
   readonly name: string;             // verified name or 'unknown' (postconf(5) smtpd_peername_lookup)
   readonly reverseName: string;      // PTR name or 'unknown'
+  /**
+   * How `name` was found (smtpd name_status): ok, or why it is 'unknown' - a temporary DNS
+   * failure or a permanent one (no PTR, or the PTR name does not resolve back to the address).
+   * Absent means ok when the name is known and permanent when it is 'unknown'.
+   */
+  readonly nameStatus?: 'ok' | 'temporary' | 'permanent';
+  /** The same for `reverseName` (smtpd reverse_name_status). */
+  readonly reverseNameStatus?: 'ok' | 'temporary' | 'permanent';
 }
 
 export interface TransactionContext {
