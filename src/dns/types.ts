@@ -12,7 +12,12 @@ export type DnsRecord =
   | { readonly type: 'A' | 'AAAA'; readonly address: string; readonly ttl: number }
   | { readonly type: 'MX'; readonly preference: number; readonly exchange: string; readonly ttl: number }
   | { readonly type: 'TXT'; readonly text: string; readonly ttl: number }          // strings of one record joined
-  | { readonly type: 'PTR' | 'NS' | 'CNAME'; readonly name: string; readonly ttl: number };
+  | { readonly type: 'PTR' | 'NS' | 'CNAME'; readonly name: string; readonly ttl: number }
+  | {
+      readonly type: 'SOA'; readonly mname: string; readonly rname: string; readonly serial: number;
+      /** RFC 2308 §4: the negative-caching time of the zone. */
+      readonly minimum: number; readonly ttl: number;
+    };
 
 export type DnsResult =
   /** The name has records of the type (CNAMEs followed); `records` is never empty. */
