@@ -40,7 +40,10 @@ export class InputReader {
   private interrupted = false;
   private wake: (() => void) | undefined;
   private socket: Socket | undefined;
+  /** Counts arrivals, so a reader that awaited something else knows input came meanwhile. */
+  private arrivals = 0;
   private readonly onData = (chunk: Buffer) => {
+    this.arrivals++;
     this.buf = this.pos === this.buf.length ? chunk : Buffer.concat([this.buf.subarray(this.pos), chunk]);
     this.pos = 0;
     if (this.buf.length > HIGH_WATER) this.socket?.pause();
@@ -129,6 +132,7 @@ export class InputReader {
     let atLineStart = true;   // only after CRLF (a bare LF does not start a line)
     let lineLen = 0;
     for (;;) {
+      const seen = this.arrivals;
       const out: Buffer[] = [];
       let done = false;
       for (;;) {
@@ -169,6 +173,9 @@ export class InputReader {
       if (out.length) await sink(out.length === 1 ? out[0]! : Buffer.concat(out));
       this.consumed();
       if (done) return { kind: 'done', flags };
+      // Input that arrived while the sink was writing (the terminator, perhaps) is scanned now:
+      // waiting for more would hang when nothing more is coming.
+      if (this.arrivals !== seen) continue;
       if (this.ended) return { kind: 'eof' };
       if (!(await this.more(timeoutMs))) return { kind: 'timeout' };
     }

@@ -55,6 +55,9 @@ export async function startGateway(t: Cleanup, main: Record<string, string> = {}
     mynetworks: '127.0.0.1/32',
     // Tests never resolve or contact remote domains: mail to them is dropped unless a test says otherwise.
     default_transport: 'discard',
+    // No DNS leaves the machine: tests that need DNS start a test server and name it here.
+    mxguard_dns_servers: '127.0.0.1:9',
+    mxguard_mailauth_enable: 'no',
   };
   const all = { ...base, ...main };
   mkdirSync(dir, { recursive: true });
