@@ -13,6 +13,10 @@
  * Exit status: 0 everything accepted; 1 something rejected (5xx); 2 something deferred (4xx)
  * and nothing rejected; 3 a configuration error (unreadable configuration, bad arguments, or
  * a trace step with outcome `error`, e.g. an unknown restriction: 451 4.3.5).
+ * With --mailauth (or --message FILE) SPF is evaluated at MAIL FROM for the sender and the HELO
+ * name, through the configured DNS servers (mxguard_dns_servers), and with --message the file
+ * is read as the DATA: DKIM and DMARC are evaluated and the Authentication-Results: header the
+ * gateway would add is shown; mxguard_spf_*, mxguard_dkim_* and mxguard_dmarc_* decide the reply.
  * The trace is printed generically (list, restriction, arguments, outcome kind, reply, note),
  * so outcome kinds the engine adds later show up without changes here.
  */
@@ -23,6 +27,8 @@ import { ConfigError } from '../config/types.js';
 import { evaluateStage, type Decision, type Stage, type TraceStep, type TransactionContext } from '../engine/index.js';
 import { replyLine, reply, type Reply } from '../smtp/reply.js';
 import { printWarnings } from './serve.js';
+import { readFileSync } from 'node:fs';
+import { startInboundAuth, type InboundAuth } from '../mailauth/index.js';
 
 export interface CheckOptions {
   readonly config?: string;
@@ -37,6 +43,10 @@ export interface CheckOptions {
   readonly saslMethod?: string;
   readonly tls?: boolean;
   readonly json?: boolean;
+  /** Evaluate SPF at MAIL FROM (DNS lookups through the configured servers). */
+  readonly mailauth?: boolean;
+  /** A message file (LF or CRLF line ends): DKIM and DMARC are evaluated on it after DATA. */
+  readonly message?: string;
 }
 
 /** One simulated command and what the server would do. */
@@ -51,6 +61,8 @@ interface StageResult {
   readonly trace: readonly TraceStep[];
   /** The server's own answer, not a restriction's (DATA without recipients): not counted in the exit status. */
   readonly consequence?: boolean;
+  /** SPF/DKIM/DMARC: the resinfos at MAIL FROM, the Authentication-Results: header at end of data. */
+  readonly authentication?: readonly string[];
 }
 
 export const EXIT_OK = 0, EXIT_REJECT = 1, EXIT_DEFER = 2, EXIT_CONFIG = 3;
@@ -116,6 +128,16 @@ async function simulate(o: CheckOptions, cfg: Config): Promise<StageResult[]> {
   const mail = await step('mail', `MAIL FROM:<${sender}>`, base('mail', { sender, deferIfPermit: deferred.helo ?? deferred.client }), reply(250, '1.0', 'Ok'));
   deferred.sender = lastDeferral;
   if (rejected(mail)) return results;
+  let auth: InboundAuth | undefined;
+  if (o.mailauth || o.message !== undefined) {
+    auth = await startInboundAuth(cfg, { client: { address, name, authenticated: !!o.saslUsername }, helo: o.helo, sender });
+    const lines = auth ? [auth.spf.resinfo, ...(auth.helo ? [auth.helo.resinfo] : [])] : ['not evaluated (mxguard_mailauth_enable, mxguard_mailauth_trusted_clients)'];
+    if (auth?.reply) {
+      results[results.length - 1] = { ...mail, reply: auth.reply, action: 'reject', note: auth.verdict.reason, authentication: lines };
+      return results;
+    }
+    results[results.length - 1] = { ...mail, authentication: lines };
+  }
 
   const accepted: string[] = [];
   for (const rcpt of o.recipient) {
@@ -130,8 +152,22 @@ async function simulate(o: CheckOptions, cfg: Config): Promise<StageResult[]> {
   const recipient = accepted.length === 1 ? accepted[0] : undefined;
   const data = await step('data', 'DATA', base('data', { sender, recipient, recipientCount: accepted.length }), reply(354, undefined, 'End data with <CR><LF>.<CR><LF>'));
   if (rejected(data)) return results;
-  await step('eod', '.', base('eod', { sender, recipient, recipientCount: accepted.length }), reply(250, '0.0', 'Ok: queued as (not queued: simulation)'));
+  const eod = await step('eod', '.', base('eod', { sender, recipient, recipientCount: accepted.length }), reply(250, '0.0', 'Ok: queued as (not queued: simulation)'));
+  if (auth && o.message !== undefined && !rejected(eod)) {
+    // The file is what the client sends after DATA: CRLF line ends, as on the wire.
+    await auth.push(Buffer.from(readMessage(o.message).toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1'));
+    const a = await auth.finish();
+    const lines = a.header.replace(/\r\n$/, '').split('\r\n');
+    const v = a.verdict;
+    results[results.length - 1] = v.reply
+      ? { ...eod, reply: v.reply, action: 'reject', note: v.reason, authentication: lines }
+      : { ...eod, note: v.action === 'hold' ? `${v.reason}: the message would wait in the hold queue` : eod.note, authentication: lines };
+  }
   return results;
+}
+
+function readMessage(path: string): Buffer {
+  try { return readFileSync(path); } catch (e) { throw new CheckUsageError(`--message: cannot read ${path}: ${(e as Error).message}`); }
 }
 
 /** The exit status a set of results asks for (3 > 1 > 2 > 0). */
@@ -159,6 +195,7 @@ function renderText(o: CheckOptions, results: readonly StageResult[], status: nu
     if (r.action === 'discard') lines.push('  action: discard (accepted, then dropped)');
     if (r.note) lines.push(`  note: ${r.note}`);
     for (const e of r.events) lines.push(`  ${e.action}: ${e.text}`);
+    for (const a of r.authentication ?? []) lines.push(`  authentication: ${a}`);
     for (const s of r.trace) lines.push(`  trace: ${traceText(s)}`);
   }
   const verdict = ['accepted', 'rejected', 'deferred', 'configuration error'][status]!;
@@ -174,7 +211,7 @@ function renderJson(o: CheckOptions, results: readonly StageResult[], status: nu
     sasl: o.saslUsername ? { method: o.saslMethod ?? 'PLAIN', username: o.saslUsername } : null, tls: !!o.tls,
     stages: results.map((r) => ({
       stage: r.stage, command: r.command, action: r.action, reply: replyLine(r.reply),
-      code: r.reply.code, ...(r.note ? { note: r.note } : {}), events: r.events,
+      code: r.reply.code, ...(r.note ? { note: r.note } : {}), events: r.events, ...(r.authentication ? { authentication: r.authentication } : {}),
       trace: r.trace.map((s) => ({ ...s, outcome: { ...s.outcome, ...('reply' in s.outcome && s.outcome.reply ? { replyLine: replyLine(s.outcome.reply) } : {}) } })),
     })),
     exitStatus: status,

@@ -12,6 +12,7 @@ import { configCommand } from './config-cmd.js';
 import { queueDelete, queueFlush, queueList, queueRelease, queueShow } from './queue-cmd.js';
 import { registerPasswdCommand } from './passwd.js';
 import { checkCommand, EXIT_CONFIG } from './check.js';
+import { listsCommand } from './lists.js';
 import { renderReference } from '../config/reference.js';
 
 /** Runs a command body: configuration errors become one clear line and exit status 1. */
@@ -76,6 +77,13 @@ queue.command('release').argument('<ids...>', 'queue ids, or ALL').description('
 
 registerPasswdCommand(program);
 
+program.command('lists')
+  .description('show each DNS block/allow list: healthy, degraded or refusing, last answer, hit rate (exit 1 if one is not healthy)')
+  .option('-c, --config <dir>', 'directory with main.cf and master.cf')
+  .option('--json', 'print one JSON document')
+  .option('--check', 'ask each list\'s RFC 5782 test points now instead of reading the server\'s state file')
+  .action((o: { config?: string; json?: boolean; check?: boolean }) => run(() => listsCommand(o)));
+
 program.command('check')
   .description('run one transaction through the restrictions, without a network, and show each stage\'s reply and trace (exit 0 accepted, 1 rejected, 2 deferred, 3 configuration error)')
   .option('-c, --config <dir>', 'directory with main.cf and master.cf')
@@ -90,6 +98,8 @@ program.command('check')
   .option('--sasl-method <mech>', 'SASL mechanism (default: PLAIN)')
   .option('--tls', 'the session is TLS-encrypted')
   .option('--json', 'print one JSON document')
+  .option('--mailauth', 'also evaluate SPF at MAIL FROM (DNS lookups through mxguard_dns_servers)')
+  .option('--message <file>', 'message to send after DATA: also evaluate DKIM and DMARC and show the Authentication-Results: header (implies --mailauth)')
   // Usage errors are configuration errors for this verb (exit status 3), help is not an error.
   .exitOverride((err) => { process.exit(err.exitCode === 0 ? 0 : EXIT_CONFIG); })
   .action((o) => run(() => checkCommand(o)));

@@ -18,6 +18,7 @@ import { dirname } from 'node:path';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { ConfigError } from '../config/types.js';
 import { createLogger, type Logger } from '../log/logger.js';
+import { startListHealth } from '../dnsbl/index.js';
 import { Spool, type QueuedMessage } from '../queue/spool.js';
 import { QueueManager } from '../queue/qmgr.js';
 import { setQueueIdWorker } from '../queue/queue-id.js';
@@ -183,6 +184,7 @@ async function serveSingle(opts: { config?: string }, first: LoadedConfig): Prom
     onQueued: (m: QueuedMessage) => qmgr.notify(m.envelope.id, m),
   });
   await set.start(loaded);
+  const listHealth = startListHealth(loaded.config, logger);
   const pidFile = writePidFile(loaded);
   logger.line('master', listenLine(loaded, set.addresses()));
 
@@ -190,6 +192,7 @@ async function serveSingle(opts: { config?: string }, first: LoadedConfig): Prom
     async terminate() {
       const deadline = loaded.config.time('mxguard_shutdown_timeout') * 1000;
       await set.close(deadline);
+      listHealth.stop();
       await qmgr.stop(Math.min(deadline, 10000));
       spool.segments?.close();
     },
@@ -317,6 +320,8 @@ async function serveWorker(opts: { config?: string }, first: LoadedConfig): Prom
     onQueued: (m: QueuedMessage) => qmgr.notify(m.envelope.id, m),
   });
   await set.start(first);
+  // XXX each worker keeps its own list health; the last one to write the state file wins.
+  const listHealth = startListHealth(first.config, logger);
   process.send!({ type: 'ready', addresses: set.addresses() } satisfies FromWorker);
   // Without its primary a worker must not keep the port: the queue would not be delivered.
   process.on('disconnect', () => process.exit(1));
@@ -325,6 +330,7 @@ async function serveWorker(opts: { config?: string }, first: LoadedConfig): Prom
     if (stopping) return;
     stopping = true;
     await set.close(first.config.time('mxguard_shutdown_timeout') * 1000);
+    listHealth.stop();
     await qmgr.stop(10000);
     spool.segments?.close();
     logger.close();

@@ -13,10 +13,11 @@ import { dnsParams } from './params/dns.js';
 import { dnsblParams } from './params/dnsbl.js';
 import { postscreenParams } from './params/postscreen.js';
 import { mailauthParams } from './params/mailauth.js';
+import { dnsCheckParams } from './params/dnschecks.js';
 
 export const catalogue: ReadonlyMap<string, ParamDef> = (() => {
   const m = new Map<string, ParamDef>();
-  for (const d of [...coreParams, ...logParams, ...smtpdParams, ...queueParams, ...deliveryParams, ...accessParams, ...dnsParams, ...dnsblParams, ...postscreenParams, ...mailauthParams]) {
+  for (const d of [...coreParams, ...logParams, ...smtpdParams, ...queueParams, ...deliveryParams, ...accessParams, ...dnsParams, ...dnsblParams, ...postscreenParams, ...mailauthParams, ...dnsCheckParams]) {
     if (m.has(d.name)) throw new Error(`parameter declared twice: ${d.name}`);
     m.set(d.name, d);
   }

@@ -139,6 +139,9 @@ export async function evaluateRcpt(ctx: TransactionContext): Promise<Decision> {
     return decide(run, { kind: 'permit' }, 'unqualified "postmaster" is always accepted (RFC 5321 §4.5.1)');
   }
   const cfg = ctx.config;
+  prefetchDns(run, cfg.bool('smtpd_delay_reject')
+    ? ['smtpd_client_restrictions', 'smtpd_helo_restrictions', 'smtpd_sender_restrictions', 'smtpd_relay_restrictions', 'smtpd_recipient_restrictions']
+    : ['smtpd_relay_restrictions', 'smtpd_recipient_restrictions']);
   if (cfg.bool('smtpd_delay_reject')) {
     const r = await delayedLists(run, true);
     if (stops(r)) return decide(run, r);
@@ -364,6 +367,35 @@ async function runTokens(run: Run, list: string, tokens: readonly string[], kind
     st.recursion = saved;
     // In case the list ended with warn_if_reject.
     if (st.warnIfReject >= st.recursion) st.warnIfReject = 0;
+  }
+}
+
+/**
+ * Starts every DNS lookup the lists may need, without waiting: each DNS restriction runs once
+ * on a scratch copy of the state (its outcome is thrown away), which leaves its queries in
+ * flight in the shared resolver; the real, ordered evaluation then finds them in flight or
+ * cached. Nested lists (classes, access-table values) are not looked into.
+ */
+function prefetchDns(run: Run, lists: readonly string[]): void {
+  for (const list of lists) {
+    const kind = LISTS[list]!;
+    let tokens: readonly string[];
+    try { tokens = run.ctx.config.list(list); } catch { continue; }
+    for (const step of planFor(tokens, kind.defaultAcl)) {
+      const def = step.def;
+      if (step.kind !== 'restriction' || !def || def.unavailable || !(def.usesDns || def.prefetch)) continue;
+      const scratch: Run = { ...run, trace: [], state: { ...run.state, events: [], actions: { prepend: [] } } };
+      const env = makeEnv(scratch, list, kind);
+      try {
+        if (def.prefetch) {
+          const dns = run.facts.dns();
+          for (const q of def.prefetch(env, step.args)) void dns.lookup(q.name, q.type).catch(() => undefined);
+        } else {
+          const o = def.evaluate(env, step.args);
+          if (o instanceof Promise) o.catch(() => undefined);
+        }
+      } catch { /* the real evaluation reports it */ }
+    }
   }
 }
 

@@ -7,6 +7,7 @@
  */
 import type { Config } from '../config/config.js';
 import { parseList } from '../config/values.js';
+import { resolverFor, type Resolver } from '../dns/index.js';
 import { openTable, type LookupTable } from '../tables/index.js';
 import { AddressResolver, optionalParam, resolverSettings } from './address-class.js';
 import { NetworkList } from './networks.js';
@@ -21,6 +22,8 @@ export interface EngineFacts {
   maps(param: string): readonly LookupTable[];
   /** One table named in a restriction (check_client_access hash:/etc/postfix/access), opened once. */
   table(spec: string): LookupTable;
+  /** The DNS resolver of this configuration ($mxguard_dns_servers), shared with every user of it. */
+  dns(): Resolver;
 }
 
 const cache = new WeakMap<Config, EngineFacts>();
@@ -51,12 +54,14 @@ function buildFacts(cfg: Config): EngineFacts {
     name: 'mynetworks', parentMatchesSubdomains: parentStyle(cfg.list('parent_domain_matches_subdomains'), 'mynetworks'),
   }));
   const resolver = once(() => new AddressResolver(resolverSettings(cfg)));
+  const dns = once(() => resolverFor(cfg));
   const maps = new Map<string, () => readonly LookupTable[]>();
   const tables = new Map<string, () => LookupTable>();
   return {
     config: cfg,
     mynetworks,
     resolver,
+    dns,
     maps(param: string) {
       let m = maps.get(param);
       if (!m) {

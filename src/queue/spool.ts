@@ -95,6 +95,12 @@ function directoryFlush(dir: string): GroupFlush {
   });
 }
 
+/** Writes all of `buf` at the file's current offset. */
+async function writeAll(fd: number, buf: Buffer): Promise<void> {
+  let off = 0;
+  while (off < buf.length) off += (await writeP(fd, buf, off, buf.length - off, null)).bytesWritten;
+}
+
 /** Messages up to this size are kept in memory and written with one write(2) at commit. */
 const BUFFER_LIMIT = 256 * 1024;
 
@@ -107,6 +113,8 @@ export class SpoolWriter {
   size = 0;
   private segment: string | undefined;
   private content: Buffer | undefined;
+  /** Bytes already written to the file (the rest is in `pending`). */
+  private flushed = 0;
   /** No file yet: the message is in memory and goes to a segment unless it grows too big. */
   constructor(public envelope: Envelope, private fd: number | undefined, private readonly spool: Spool) {}
 
@@ -125,6 +133,52 @@ export class SpoolWriter {
     this.pending = []; this.pendingBytes = 0;
     let off = 0;
     while (off < buf.length) off += (await writeP(fd, buf, off, buf.length - off, null)).bytesWritten;
+    this.flushed += buf.length;
+  }
+
+  /**
+   * Puts `block` (whole header lines) before everything written so far, e.g. the
+   * Authentication-Results: header, which is only known after the last byte (RFC 8601 §5: at
+   * the top of the message). A message still in memory, as almost all are (BUFFER_LIMIT), just
+   * gets the block in front. A large one whose start is already in its incoming/ file is copied
+   * once into a new file that starts with the block, which then replaces it; the copy lives in
+   * incoming/ too, so a crash meanwhile leaves nothing that was acknowledged.
+   */
+  async prepend(block: Buffer): Promise<void> {
+    if (this.closed) throw new Error('prepend after commit or abort');
+    if (!block.length) return;
+    this.size += block.length;
+    if (this.flushed === 0) {
+      this.pending.unshift(block);
+      this.pendingBytes += block.length;
+      return;
+    }
+    const path = this.spool.incomingPath(this.envelope.id);
+    const tmp = `${path}.prepend`;
+    const fd = await openP(tmp, FS.O_WRONLY | FS.O_CREAT | FS.O_TRUNC | FS.O_DSYNC, 0o600);
+    try {
+      await writeAll(fd, block);
+      const src = await fsp.open(path, 'r');
+      try {
+        const buf = Buffer.allocUnsafe(1024 * 1024);
+        for (let pos = 0; pos < this.flushed;) {
+          const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, this.flushed - pos), pos);
+          if (bytesRead === 0) throw new Error(`queue file ${path} is shorter than written`);
+          await writeAll(fd, buf.subarray(0, bytesRead));
+          pos += bytesRead;
+        }
+      } finally {
+        await src.close();
+      }
+      await renameP(tmp, path);
+    } catch (e) {
+      await closeP(fd).catch(() => {});
+      await unlinkP(tmp).catch(() => {});
+      throw e;
+    }
+    await closeP(this.fd!).catch(() => {});
+    this.fd = fd;
+    this.flushed += block.length;
   }
 
   /**

@@ -14,8 +14,9 @@ import { namaddr } from '../log/logger.js';
 import type { QueuedMessage, Spool } from '../queue/spool.js';
 import type { PasswdFile } from '../auth/passwd.js';
 import { NetworkList } from '../engine/networks.js';
-import { lookupClientName } from './client-name.js';
+import { lookupClientNames, type ClientNames } from './client-name.js';
 import { Session } from './session.js';
+import { screenClient } from '../screen/index.js';
 import { renderReply, reply } from './reply.js';
 
 /** Open sessions per client address (anvil(8)'s connection count), shared by all listeners of a process or, with workers, kept by the primary. */
@@ -126,7 +127,11 @@ export class SmtpListener {
       if (socket.destroyed) { this.deps.counter.release(address); return; }
       socket.once('close', () => this.deps.counter.release(address));
     }
-    const name = cfg.bool('smtpd_peername_lookup') ? await lookupClientName(address, cfg.time('mxguard_peername_timeout') * 1000) : 'unknown';
+    // smtpd_peer.c: forward-confirmed PTR name, with why a name is 'unknown'; warnings before "connect from".
+    const names: ClientNames = cfg.bool('smtpd_peername_lookup') ? await lookupClientNames(address, cfg)
+      : { name: 'unknown', reverseName: 'unknown', nameStatus: 'permanent', reverseNameStatus: 'permanent', warnings: [] };
+    for (const w of names.warnings) this.deps.logger.line('smtpd', `warning: ${w}`, cfg.get('syslog_name'));
+    const name = names.name;
     // smtpd.c: XCLIENT-authorised hosts (proxies) are not subject to the client event limits either.
     if (limit > 0 && n > limit && !this.exceptions.matches(address) && !this.xclientHosts?.matches(address, name)) {
       // anvil(8) concurrency limit: Postfix's wording and log line.
@@ -136,7 +141,9 @@ export class SmtpListener {
       setTimeout(() => socket.destroy(), 2000).unref();
       return;
     }
-    const session = new Session(socket, { address, port, name, reverseName: name }, {
+    // postscreen(8)'s connect-time tests, before the greeting (screen/): a blocked client may never reach a session.
+    if (await screenClient(socket, { address, port, name }, { config: cfg, logger: this.deps.logger })) return;
+    const session = new Session(socket, { address, port, name, reverseName: names.reverseName, nameStatus: names.nameStatus, reverseNameStatus: names.reverseNameStatus }, {
       config: cfg, service: this.spec.service, logger: this.deps.logger, spool: this.deps.spool,
       passwd: this.deps.passwd, tlsContext: this.tls?.context, implicitTls: implicitTls && (socket as TLSSocket).encrypted === true,
       onQueued: this.deps.onQueued, xclientHosts: this.xclientHosts,

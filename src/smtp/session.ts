@@ -25,6 +25,7 @@ import { receivedHeader } from './received.js';
 import { isSaslMechanism, runSasl, type SaslBackend } from './sasl.js';
 import { applyXclient, parseXclient, XCLIENT_EHLO_LINE, XCLIENT_IN_TRANSACTION, XCLIENT_SYNTAX, XCLIENT_UNAUTHORIZED } from './xclient.js';
 import type { NetworkList } from '../engine/networks.js';
+import { startInboundAuth, type InboundAuth } from '../mailauth/index.js';
 
 export interface SessionDeps {
   readonly config: Config;
@@ -70,6 +71,8 @@ interface Transaction {
   /** What access-map actions asked of this message (HOLD, DISCARD, FILTER, REDIRECT, BCC, PREPEND). */
   actions?: TransactionActions;
   bdat?: { writer?: SpoolWriter; state: BdatState; failed?: Reply; size: number; headers: HeaderScan };
+  /** SPF done at MAIL FROM; DKIM/DMARC of the message as it arrives (mailauth/). */
+  auth?: InboundAuth;
 }
 
 /** Collects the header section (bounded) to find Message-ID for the cleanup log line. */
@@ -425,6 +428,7 @@ export class Session {
   /** Ends the transaction, if any, and removes its unfinished queue file. */
   private async abortTransaction() {
     const w = this.tx?.writer;
+    this.tx?.auth?.abort();
     this.tx = undefined;
     if (w) await w.then((x) => x.abort(), () => {});
   }
@@ -609,7 +613,9 @@ export class Session {
     this.lastStageDecision = undefined;
     const rejected = await this.stageReject('mail', 'MAIL', { ...this.context('mail'), sender: parsed.address });
     if (rejected) return fail(rejected);
-    this.tx = { sender: parsed.address, smtputf8: smtputf8Param, body, ret, declaredSize, recipients: [], rcptTotal: 0 };
+    const auth = await this.mailAuth(parsed.address);
+    if (auth?.reply) return fail(auth.reply);
+    this.tx = { sender: parsed.address, smtputf8: smtputf8Param, body, ret, declaredSize, recipients: [], rcptTotal: 0, auth };
     if (this.lastStageDecision) this.keepActions(this.lastStageDecision);
     this.count('mail', true);
     this.send(reply(250, '1.0', 'Ok'));
@@ -712,6 +718,7 @@ export class Session {
       if (limit > 0 && size > limit) tooBig = true;
       if (tooBig || writeError) return;
       headers.push(chunk);
+      await this.tx?.auth?.push(chunk);
       try { await writer.write(chunk); } catch (e) { writeError = e; }
     });
     if (r.kind !== 'done') {
@@ -742,6 +749,7 @@ export class Session {
     else if (flags.nul) bad = reply(550, '6.0', 'Error: message contains NUL characters');
     else if (flags.longLine) bad = reply(500, '5.2', 'Error: message line too long');
     if (bad) {
+      tx.auth?.abort();
       await writer.abort();
       this.count(cmd, false);
       if (!flags.bareNewline) this.log(`${id}: reject: END-OF-MESSAGE from ${this.clientLog}: ${replyLine(bad)}; ${this.rejectLogTail(tx.recipients[0]?.address, tx)}`);
@@ -766,6 +774,7 @@ export class Session {
       this.send(reply(250, '0.0', `Ok: queued as ${id}`));
       return;
     }
+    if (!writeError && tx.auth && !(await this.authAtEnd(tx, writer, cmd))) return;
     if (!writeError && tx.actions) writer.envelope = withActions(writer.envelope, tx.actions);
     if (writeError) { await writer.abort(); return this.queueError(writeError, async (r) => { this.count(cmd, false); await this.fail(r); }); }
     try {
@@ -782,6 +791,46 @@ export class Session {
     this.send(reply(250, '0.0', `Ok: queued as ${id}`));
     this.flush(); // the client waits for this reply; delivery can start after it is out
     this.deps.onQueued(writer.queued());
+  }
+
+  /** SPF at MAIL FROM (mailauth/); a refusal is logged as Postfix logs a sender reject. */
+  private async mailAuth(sender: string): Promise<InboundAuth | undefined> {
+    let auth: InboundAuth | undefined;
+    try {
+      auth = await startInboundAuth(this.cfg, { client: { address: this.client.address, name: this.client.name, authenticated: !!this.sasl }, helo: this.helo, sender });
+    } catch (e) {
+      this.deps.logger.line('smtpd', `warning: ${this.clientLog}: SPF/DKIM/DMARC not evaluated: ${(e as Error).message}`, this.syslogName());
+      return undefined;
+    }
+    if (auth?.reply) this.log(`NOQUEUE: reject: MAIL from ${this.clientLog}: ${replyLine(auth.reply)}; from=<${sender}> proto=${this.esmtp ? 'ESMTP' : 'SMTP'}${this.helo ? ` helo=<${this.helo}>` : ''}`);
+    return auth;
+  }
+
+  /** DKIM/DMARC at end of message (mailauth/): the Authentication-Results: header goes on top; false when refused. */
+  private async authAtEnd(tx: Transaction, writer: SpoolWriter, cmd: 'data' | 'bdat'): Promise<boolean> {
+    const id = writer.envelope.id;
+    const a = await tx.auth!.finish();
+    this.log(`${id}: authentication: ${a.summary}`);
+    const v = a.verdict;
+    if (v.reply) {
+      this.log(`${id}: reject: END-OF-MESSAGE from ${this.clientLog}: ${replyLine(v.reply)}; ${this.rejectLogTail(undefined, tx)}`);
+      await writer.abort();
+      this.count(cmd, false);
+      await this.fail(v.reply);
+      return false;
+    }
+    if (v.action === 'hold') {
+      (tx.actions ??= { prepend: [] }).hold = true;
+      this.log(`${id}: hold: END-OF-MESSAGE from ${this.clientLog}: ${v.reason}; ${this.rejectLogTail(undefined, tx)}`);
+    }
+    try {
+      await writer.prepend(Buffer.from(a.header, 'utf8'));
+    } catch (e) {
+      await writer.abort();
+      await this.queueError(e, async (r) => { this.count(cmd, false); await this.fail(r); });
+      return false;
+    }
+    return true;
   }
 
   private async queueError(e: unknown, fail: (r: Reply) => Promise<void>) {
@@ -826,6 +875,7 @@ export class Session {
       if (limit > 0 && b.size > limit && !b.failed) b.failed = reply(552, '3.4', 'Error: message file too big');
       if (b.failed || !b.writer) return;
       b.headers.push(chunk);
+      await tx.auth?.push(chunk);
       try { await b.writer.write(chunk); } catch (e) { b.failed = reply(451, '3.0', 'Error: queue file write error'); }
     });
     if (r !== 'done') {
@@ -893,11 +943,12 @@ export class Session {
     const parsed = parseXclient(arg);
     const before = {
       name: this.client.name, reverseName: this.client.reverseName, address: this.client.address, port: this.client.port,
+      nameStatus: this.client.nameStatus, reverseNameStatus: this.client.reverseNameStatus,
       helo: this.helo, protocol: this.esmtp ? 'ESMTP' as const : 'SMTP' as const, login: this.sasl?.username,
     };
     const next = applyXclient(before, parsed.ok ? parsed.attributes : parsed.partial);
     const st = next.state;
-    this.client = { address: st.address, port: st.port, name: st.name, reverseName: st.reverseName };
+    this.client = { address: st.address, port: st.port, name: st.name, reverseName: st.reverseName, nameStatus: st.nameStatus, reverseNameStatus: st.reverseNameStatus };
     this.helo = st.helo;
     this.esmtp = st.protocol === 'ESMTP';
     if (next.login && st.login !== undefined) this.sasl = { method: 'XCLIENT', username: st.login };

@@ -25,9 +25,9 @@
  * Attributes take effect in order: when one is bad, those before it have already been applied
  * (Postfix behaves so), which `partial` reports. Control characters in values become `?`, and
  * in HELO also the characters Postfix neuters for header safety (space < > ( ) \ " ; @).
- * XXX: a NAME of [TEMPUNAVAIL] becomes 'unknown' like [UNAVAILABLE]: the engine's ClientInfo
- * does not tell a temporary name lookup failure apart (reject_unknown_client_hostname then
- * answers with its permanent code).
+ * A NAME or REVERSE_NAME of [UNAVAILABLE] or [TEMPUNAVAIL] becomes 'unknown', with the status
+ * Postfix gives it (smtpd.c name_status_code()): permanent or temporary, so that
+ * reject_unknown_client_hostname answers $unknown_client_reject_code or 450 as for a real lookup.
  */
 import ipaddr from 'ipaddr.js';
 import { reply, type Reply } from './reply.js';
@@ -44,7 +44,7 @@ export const UNKNOWN = 'unknown';
 
 /** One accepted attribute, already decoded and checked. */
 export type XclientAttribute =
-  | { readonly attr: 'NAME' | 'REVERSE_NAME'; readonly value: string; readonly available: boolean }
+  | { readonly attr: 'NAME' | 'REVERSE_NAME'; readonly value: string; readonly available: boolean; readonly status: 'ok' | 'temporary' | 'permanent' }
   | { readonly attr: 'ADDR' | 'DESTADDR'; readonly value: string }
   | { readonly attr: 'PORT' | 'DESTPORT'; readonly value: number | undefined }
   | { readonly attr: 'PROTO'; readonly value: 'SMTP' | 'ESMTP' }
@@ -143,8 +143,8 @@ function attribute(attr: XclientAttributeName, value: string): XclientAttribute 
   switch (attr) {
     case 'NAME': case 'REVERSE_NAME': {
       const u = value.toUpperCase();
-      if (u === '[UNAVAILABLE]' || u === '[TEMPUNAVAIL]') return { attr, value: UNKNOWN, available: false };
-      return validHostname(value) ? { attr, value, available: true } : bad(attr, value);
+      if (u === '[UNAVAILABLE]' || u === '[TEMPUNAVAIL]') return { attr, value: UNKNOWN, available: false, status: u === '[TEMPUNAVAIL]' ? 'temporary' : 'permanent' };
+      return validHostname(value) ? { attr, value, available: true, status: 'ok' } : bad(attr, value);
     }
     case 'ADDR': case 'DESTADDR': {
       if (unavailable(value)) return { attr, value: UNKNOWN };
@@ -236,6 +236,9 @@ export interface XclientState {
   readonly login: string | undefined;
   readonly destAddress?: string;
   readonly destPort?: number;
+  /** Why name / reverseName is 'unknown' (engine ClientInfo); absent: as the engine defaults. */
+  readonly nameStatus?: 'ok' | 'temporary' | 'permanent';
+  readonly reverseNameStatus?: 'ok' | 'temporary' | 'permanent';
 }
 
 /**
@@ -248,8 +251,8 @@ export function applyXclient(s: XclientState, attrs: readonly XclientAttribute[]
   let helo = false, protocol = false, login = false;
   for (const a of attrs) {
     switch (a.attr) {
-      case 'NAME': st = { ...st, name: a.value, ...(a.available ? { reverseName: a.value } : {}) }; break;
-      case 'REVERSE_NAME': st = { ...st, reverseName: a.value }; break;
+      case 'NAME': st = { ...st, name: a.value, nameStatus: a.status, ...(a.available ? { reverseName: a.value, reverseNameStatus: a.status } : {}) }; break;
+      case 'REVERSE_NAME': st = { ...st, reverseName: a.value, reverseNameStatus: a.status }; break;
       case 'ADDR': st = { ...st, address: a.value }; break;
       case 'PORT': st = { ...st, port: a.value ?? 0 }; break;
       case 'DESTADDR': st = { ...st, destAddress: a.value }; break;

@@ -30,6 +30,10 @@ import type { TestContext } from 'node:test';
 import { REPO, startGateway, type Cleanup, type Gateway } from '../helpers/gateway.js';
 import { freePorts } from '../helpers/ports.js';
 import { startPostfix, type PostfixInstance } from '../helpers/postfix.js';
+import { startDnsServer, type Behaviour, type ZoneRecord } from '../helpers/dns-server.js';
+
+/** Where the test DNS server listens: port 53, because Postfix's C resolver knows no other. */
+export const DNS_HOST = '127.0.83.1';
 
 export const DIFF_DIR = join(REPO, 'test/differential');
 export const CORPUS_DIR = join(DIFF_DIR, 'corpus');
@@ -80,6 +84,12 @@ export interface ConfigSpec {
   readonly tables?: Readonly<Record<string, TableSpec>>;
   readonly defaults?: Omit<TxSpec, 'id'>;
   readonly transactions: readonly TxSpec[];
+  /**
+   * Records this configuration needs in the test DNS zone (both servers resolve through one test
+   * DNS server on 127.0.83.1:53), and behaviours of names in it (e.g. `{"broken.test": "servfail"}`).
+   */
+  readonly dns?: readonly ZoneRecord[];
+  readonly dnsBehaviours?: Readonly<Record<string, Behaviour>>;
   /** File the configuration was read from (set by loadCorpus). */
   file?: string;
 }
@@ -529,10 +539,18 @@ export async function runDifferential(t: TestContext, opts: RunOptions = {}): Pr
   const pfPorts = ports.slice(0, cfgs.length);
   const mxPorts = ports.slice(cfgs.length);
 
+  // One zone for all configurations; Postfix (in its own mount namespace) and mxguard both ask it.
+  const records = cfgs.flatMap((c) => c.dns ?? []);
+  const useDns = records.length > 0 || cfgs.some((c) => c.dnsBehaviours);
+  if (useDns) {
+    const dns = await startDnsServer(t, { records, host: DNS_HOST, port: 53 });
+    for (const c of cfgs) for (const [name, b] of Object.entries(c.dnsBehaviours ?? {})) dns.setBehaviour(name, b);
+  }
   const pf: PostfixInstance | undefined = await startPostfix(t, {
     relayhost: '',
     main: COMMON_MAIN,
     master: (text) => text + servicesText(cfgs, pfPorts, tablesDir),
+    ...(useDns ? { nameservers: [DNS_HOST] } : {}),
   });
   if (!pf) return undefined;
   for (let i = 0; i < cfgs.length; i++) {
@@ -543,18 +561,19 @@ export async function runDifferential(t: TestContext, opts: RunOptions = {}): Pr
   // mxguard: the same main.cf settings and the same master.cf (the package's services included).
   const pfMaster = readFileSync(join(pf.configDir, 'master.cf'), 'utf8');
   const baseServices = pfMaster.slice(0, pfMaster.indexOf('\n# mxguard differential test')).replace(/^127\.0\.0\.1:\d+\s+inet\s.*$/m, '');
+  const mxMain = useDns ? { ...COMMON_MAIN, mxguard_dns_servers: DNS_HOST } : COMMON_MAIN;
   const refused = new Map<string, string>();
   const mxPortOf = new Map<string, number>();
   const cleanup: Cleanup = { after: (f) => t.after(f as () => void) };
   try {
-    await startGateway(cleanup, COMMON_MAIN, { master: () => baseServices + servicesText(cfgs, mxPorts, tablesDir) });
+    await startGateway(cleanup, mxMain, { master: () => baseServices + servicesText(cfgs, mxPorts, tablesDir) });
     cfgs.forEach((c, i) => mxPortOf.set(c.name, mxPorts[i]!));
   } catch (e) {
     // One configuration mxguard refuses would hide all others: start one mxguard per configuration.
     log(`mxguard refused the combined configuration (${firstLine(e)}); starting one mxguard per configuration`);
     await pool(cfgs.map((c, i) => [c, i] as const), 2, async ([c, i]) => {
       try {
-        await startGateway(cleanup, COMMON_MAIN, { master: () => baseServices + servicesText([c], [mxPorts[i]!], tablesDir) });
+        await startGateway(cleanup, mxMain, { master: () => baseServices + servicesText([c], [mxPorts[i]!], tablesDir) });
         mxPortOf.set(c.name, mxPorts[i]!);
       } catch (err) {
         refused.set(c.name, firstLine(err));

@@ -45,6 +45,12 @@ export interface PostfixOptions {
    * 127.0.0.1:port), e.g. to append more smtpd services with `-o` overrides. Optional.
    */
   readonly master?: (text: string) => string;
+  /**
+   * Name servers for Postfix's own DNS lookups (e.g. `['127.0.0.153']`, port 53: the C resolver
+   * knows no other). Postfix is then started in a private mount namespace (unshare(1)) where
+   * /etc/resolv.conf is a file naming only these: the host's resolver setup is untouched.
+   */
+  readonly nameservers?: readonly string[];
 }
 
 const POSTFIX = '/usr/sbin/postfix';
@@ -188,7 +194,16 @@ export async function startPostfix(t: TestContext, opts: PostfixOptions): Promis
     };
     writeFileSync(join(configDir, 'main.cf'), Object.entries(main).map(([k, v]) => `${k} = ${v}`).join('\n') + '\n');
     writeFileSync(join(configDir, 'master.cf'), opts.master ? opts.master(masterCf(port)) : masterCf(port));
-    const r = postfixCmd(['-c', configDir, 'start']);
+    let r: { code: number | null; out: string };
+    if (opts.nameservers?.length) {
+      const rc = join(dir, 'resolv.conf');
+      writeFileSync(rc, opts.nameservers.map((n) => `nameserver ${n}`).join('\n') + '\noptions timeout:2 attempts:1\n');
+      // The master and every daemon it starts stay in the namespace, with this resolv.conf.
+      const u = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$1" /etc/resolv.conf && exec "$2" -c "$3" start', 'sh', rc, POSTFIX, configDir], { encoding: 'utf8', timeout: 30_000 });
+      r = { code: u.status, out: `${u.stdout ?? ''}${u.stderr ?? ''}${u.error ? String(u.error) : ''}` };
+    } else {
+      r = postfixCmd(['-c', configDir, 'start']);
+    }
     if (r.code === 0) {
       started = true;
       const end = Date.now() + 15_000;

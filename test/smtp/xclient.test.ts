@@ -65,7 +65,7 @@ test('parseXclient: replies for each kind of error, and what was applied before 
   const good = parseXclient('name=[tempunavail] HELO=a+20b<c> LOGIN=bob+20smith PROTO=esmtp PORT=+31');
   assert.ok(good.ok);
   assert.deepEqual(good.attributes, [
-    { attr: 'NAME', value: 'unknown', available: false }, { attr: 'HELO', value: 'a?b?c?' },
+    { attr: 'NAME', value: 'unknown', available: false, status: 'temporary' }, { attr: 'HELO', value: 'a?b?c?' },
     { attr: 'LOGIN', value: 'bob smith' }, { attr: 'PROTO', value: 'ESMTP' }, { attr: 'PORT', value: 1 },
   ]);
 });

@@ -71,6 +71,18 @@ export interface RestrictionDef {
    * start-up warn about every list that names it.
    */
   readonly unavailable?: string;
+  /**
+   * The restriction asks the DNS: at RCPT the evaluator starts all such lookups of the stage's
+   * lists at once (their answers land in the resolver's cache and in-flight queries are shared),
+   * then evaluates in order, so a cold cache costs about the slowest lookup, not their sum.
+   */
+  readonly usesDns?: boolean;
+  /**
+   * The DNS names this restriction will ask for, when it can say so without side effects; the
+   * evaluator's prefetch then only warms the resolver (instead of a scratch evaluation), so that
+   * list health counts each real lookup once.
+   */
+  prefetch?(env: RestrictionEnv, args: readonly string[]): readonly { readonly name: string; readonly type: 'A' | 'TXT' | 'MX' | 'AAAA' }[];
   evaluate(env: RestrictionEnv, args: readonly string[]): Outcome | Promise<Outcome>;
 }
 

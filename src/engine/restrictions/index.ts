@@ -9,12 +9,15 @@ import { addressRestrictions } from './address.js';
 import { clientRestrictions } from './client.js';
 import type { RestrictionDef } from './define.js';
 import { dnsRestrictions } from './dns.js';
+import { dnsblRestrictions } from './dnsbl.js';
+import { dnsCheckRestrictions } from './dns-checks.js';
 import { genericRestrictions } from './generic.js';
 import { heloRestrictions } from './helo.js';
 import { legacyRestrictions } from './legacy.js';
 import { recipientMapRestrictions } from './recipient-maps.js';
 import { relayRestrictions } from './relay.js';
 import { saslRestrictions } from './sasl.js';
+import { serverAccessRestrictions } from './server-access.js';
 import { sessionRestrictions } from './session.js';
 import { tlsRestrictions } from './tls.js';
 
@@ -25,7 +28,7 @@ export const restrictions: ReadonlyMap<string, RestrictionDef> = (() => {
   const m = new Map<string, RestrictionDef>();
   for (const d of [...genericRestrictions, ...clientRestrictions, ...relayRestrictions, ...recipientMapRestrictions, ...accessRestrictions,
     ...heloRestrictions, ...addressRestrictions, ...sessionRestrictions, ...saslRestrictions, ...tlsRestrictions,
-    ...dnsRestrictions, ...legacyRestrictions]) {
+    ...dnsRestrictions, ...dnsblRestrictions, ...dnsCheckRestrictions, ...serverAccessRestrictions, ...legacyRestrictions]) {
     if (m.has(d.name)) throw new Error(`restriction declared twice: ${d.name}`);
     m.set(d.name, d);
   }
