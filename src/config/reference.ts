@@ -36,10 +36,18 @@ the table (seconds unless stated). Sizes are bytes.
 `;
   for (const d of rows) {
     const type = d.type === 'choice' ? `one of ${d.choices!.map((c) => c === '' ? '(empty)' : c).join(', ')}` : d.type + (d.unit && d.unit !== 's' ? ` (unit ${d.unit})` : '');
-    const dflt = d.default === '' ? '(empty)' : `\`${d.default}\``;
+    const dflt = d.default === '' ? '(empty)' : codeSpan(d.default);
     const pf = d.postfixDefault ? ` *Postfix's default: ${d.postfixDefault}.*` : '';
     const bounds = d.min !== undefined || d.max !== undefined ? ` Range: ${d.min ?? ''}..${d.max ?? ''}.` : '';
     out += `| \`${d.name}\` | ${type} | ${dflt.replace(/\|/g, '\\|')} | ${d.doc.replace(/\|/g, '\\|')}${bounds}${pf} |\n`;
   }
   return out;
+}
+
+/** A Markdown code span that survives backticks in the value (CommonMark: a longer fence). */
+function codeSpan(v: string): string {
+  const runs = v.match(/`+/g) ?? [];
+  const fence = '`'.repeat(Math.max(0, ...runs.map((r) => r.length)) + 1);
+  const pad = v.startsWith('`') || v.endsWith('`') ? ' ' : '';
+  return `${fence}${pad}${v}${pad}${fence}`;
 }

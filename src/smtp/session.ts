@@ -26,6 +26,7 @@ import { isSaslMechanism, runSasl, type SaslBackend } from './sasl.js';
 import { applyXclient, parseXclient, XCLIENT_EHLO_LINE, XCLIENT_IN_TRANSACTION, XCLIENT_SYNTAX, XCLIENT_UNAUTHORIZED } from './xclient.js';
 import type { NetworkList } from '../engine/networks.js';
 import { startInboundAuth, type InboundAuth } from '../mailauth/index.js';
+import { ForgedResultsFilter } from '../mailauth/forged.js';
 
 export interface SessionDeps {
   readonly config: Config;
@@ -73,6 +74,8 @@ interface Transaction {
   bdat?: { writer?: SpoolWriter; state: BdatState; failed?: Reply; size: number; headers: HeaderScan };
   /** SPF done at MAIL FROM; DKIM/DMARC of the message as it arrives (mailauth/). */
   auth?: InboundAuth;
+  /** Drops Authentication-Results: fields that claim this host's authserv-id (RFC 8601 §5). */
+  forged?: ForgedResultsFilter;
 }
 
 /** Collects the header section (bounded) to find Message-ID for the cleanup log line. */
@@ -712,6 +715,7 @@ export class Session {
     this.lastCommand = 'DATA';
     const limit = this.cfg.size('message_size_limit');
     const headers = new HeaderScan();
+    const forged = this.tx.auth ? (this.tx.forged = new ForgedResultsFilter(this.host)) : undefined;
     let size = 0, tooBig = false, writeError: unknown;
     const r = await this.reader.readData(this.cfg.int('mxguard_data_line_limit'), this.cfg.time('smtpd_timeout') * 1000, async (chunk) => {
       size += chunk.length;
@@ -719,8 +723,12 @@ export class Session {
       if (tooBig || writeError) return;
       headers.push(chunk);
       await this.tx?.auth?.push(chunk);
-      try { await writer.write(chunk); } catch (e) { writeError = e; }
+      const stored = forged ? forged.push(chunk) : chunk;
+      try { await writer.write(stored); } catch (e) { writeError = e; }
     });
+    if (r.kind === 'done' && forged && !tooBig && !writeError) {
+      try { await writer.write(forged.flush()); } catch (e) { writeError = e; }
+    }
     if (r.kind !== 'done') {
       await writer.abort();
       this.tx = undefined;
@@ -811,6 +819,7 @@ export class Session {
     const id = writer.envelope.id;
     const a = await tx.auth!.finish();
     this.log(`${id}: authentication: ${a.summary}`);
+    if (tx.forged?.removed) this.log(`${id}: removed ${tx.forged.removed} Authentication-Results: header(s) claiming ${this.host} (RFC 8601 section 5)`);
     const v = a.verdict;
     if (v.reply) {
       this.log(`${id}: reject: END-OF-MESSAGE from ${this.clientLog}: ${replyLine(v.reply)}; ${this.rejectLogTail(undefined, tx)}`);
@@ -876,8 +885,13 @@ export class Session {
       if (b.failed || !b.writer) return;
       b.headers.push(chunk);
       await tx.auth?.push(chunk);
-      try { await b.writer.write(chunk); } catch (e) { b.failed = reply(451, '3.0', 'Error: queue file write error'); }
+      if (tx.auth) tx.forged ??= new ForgedResultsFilter(this.host);
+      const stored = tx.forged ? tx.forged.push(chunk) : chunk;
+      try { await b.writer.write(stored); } catch (e) { b.failed = reply(451, '3.0', 'Error: queue file write error'); }
     });
+    if (r === 'done' && last && tx.forged && b.writer && !b.failed) {
+      try { await b.writer.write(tx.forged.flush()); } catch (e) { b.failed = reply(451, '3.0', 'Error: queue file write error'); }
+    }
     if (r !== 'done') {
       await this.abortTransaction();
       this.count('bdat', false);
