@@ -8,7 +8,7 @@
  */
 import { loadConfig } from '../config/load.js';
 import { resolverFor } from '../dns/index.js';
-import { configuredLists, ListHealthRegistry, readHealthFile, type ListHealth } from '../dnsbl/index.js';
+import { configuredLists, ListHealthRegistry, readAllHealthFiles, type ListHealth } from '../dnsbl/index.js';
 
 export interface ListsOptions { config?: string; json?: boolean; check?: boolean }
 
@@ -55,7 +55,7 @@ export async function listsCommand(o: ListsOptions): Promise<number> {
     states = new Map(reg.all().map((h) => [h.domain, h]));
     written = 'now (--check)';
   } else {
-    const doc = readHealthFile(file);
+    const doc = readAllHealthFiles(file);
     if (doc) { states = new Map(doc.lists.map((h) => [h.domain, h])); written = doc.written; }
   }
   const rows = lists.map((l) => row(l.domain, l.usedBy, states.get(l.domain), true));

@@ -320,7 +320,7 @@ async function serveWorker(opts: { config?: string }, first: LoadedConfig): Prom
     onQueued: (m: QueuedMessage) => qmgr.notify(m.envelope.id, m),
   });
   await set.start(first);
-  // XXX each worker keeps its own list health; the last one to write the state file wins.
+  // Each worker keeps its own list health, in its own state file (dnsbl/health healthFileOf()).
   const listHealth = startListHealth(first.config, logger);
   process.send!({ type: 'ready', addresses: set.addresses() } satisfies FromWorker);
   // Without its primary a worker must not keep the port: the queue would not be delivered.

@@ -15,11 +15,11 @@
  * - the back-off starts at $mxguard_dnsbl_retry_time and doubles at each failed canary up to
  *   $mxguard_dnsbl_retry_max; while it runs, no query (canary or not) is sent;
  * - the state is per process and per DNS server set.
- * XXX: with mxguard_workers > 1 each worker keeps its own state and the last writer of the state
- * file wins.
+ * With mxguard_workers > 1 each worker keeps its own state in `<file>.worker<N>` (a list that
+ * fails is found out by each worker once); `mxguard lists` merges them.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Config } from '../config/config.js';
 import { isTemporary, type DnsResult, type Resolver } from '../dns/index.js';
 import { classifyAnswer } from './codes.js';
@@ -257,6 +257,45 @@ export function writeHealthFile(path: string, lists: readonly ListHealth[]): voi
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(doc, null, 1) + '\n');
   renameSync(tmp, path);
+}
+
+/**
+ * The state file this process writes: with mxguard_workers > 1 each worker keeps its own list
+ * health and writes `<file>.worker<N>`; `mxguard lists` merges them (readAllHealthFiles).
+ */
+export function healthFileOf(base: string): string {
+  const w = process.env.MXGUARD_WORKER_INDEX;
+  return w ? `${base}.worker${w}` : base;
+}
+
+const STATE_ORDER: Record<ListState, number> = { healthy: 0, degraded: 1, refusing: 2 };
+
+/**
+ * readAllHealthFiles - the state file and the workers' files, merged per list: the worst state
+ * (with its reason), the sums of the counters, the latest answer.
+ */
+export function readAllHealthFiles(base: string): HealthFile | undefined {
+  const dir = dirname(base);
+  const name = base.slice(dir.length + 1);
+  let names: string[];
+  try { names = readdirSync(dir).filter((f) => f === name || (f.startsWith(`${name}.worker`) && /\.worker\d+$/.test(f))); } catch { return undefined; }
+  const docs = names.map((f) => { try { return readHealthFile(join(dir, f)); } catch { return undefined; } }).filter((d): d is HealthFile => !!d);
+  if (!docs.length) return undefined;
+  if (docs.length === 1) return docs[0];
+  const merged = new Map<string, ListHealth>();
+  for (const d of docs) {
+    for (const h of d.lists) {
+      const m = merged.get(h.domain);
+      if (!m) { merged.set(h.domain, { ...h, kinds: [...h.kinds] }); continue; }
+      if (STATE_ORDER[h.state] > STATE_ORDER[m.state]) { m.state = h.state; m.reason = h.reason; m.since = h.since; m.retryAt = h.retryAt; }
+      for (const k of h.kinds) if (!m.kinds.includes(k)) m.kinds.push(k);
+      m.queries += h.queries; m.listed += h.listed; m.notListed += h.notListed; m.failures += h.failures;
+      m.refusals += h.refusals; m.skipped += h.skipped;
+      if (h.lastAnswer && (!m.lastAnswer || h.lastAnswer.at > m.lastAnswer.at)) m.lastAnswer = h.lastAnswer;
+    }
+  }
+  const latest = docs.map((d) => d.written).sort().at(-1)!;
+  return { version: 1, pid: docs[0]!.pid, written: latest, lists: [...merged.values()] };
 }
 
 /** readHealthFile - the state file, or undefined when there is none (no server has run yet). */

@@ -9,7 +9,7 @@
 import type { Config } from '../config/config.js';
 import { resolverFor } from '../dns/index.js';
 import type { Logger } from '../log/logger.js';
-import { healthFor, writeHealthFile } from './health.js';
+import { healthFileOf, healthFor, writeHealthFile } from './health.js';
 import { configuredLists } from './lists.js';
 
 export interface HealthReporter { stop(): void; write(): void }
@@ -18,7 +18,7 @@ export interface HealthReporter { stop(): void; write(): void }
 export function startListHealth(cfg: Config, logger: Logger): HealthReporter {
   const resolver = resolverFor(cfg);
   const health = healthFor(cfg, resolver);
-  const file = cfg.get('mxguard_dnsbl_health_file');
+  const file = healthFileOf(cfg.get('mxguard_dnsbl_health_file'));
   const log = (text: string) => logger.line('dnsblog', text, cfg.get('syslog_name'));
   let failed = false;
   const write = () => {
