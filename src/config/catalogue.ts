@@ -13,6 +13,12 @@ import { dnsParams } from './params/dns.js';
 import { dnsblParams } from './params/dnsbl.js';
 import { postscreenParams } from './params/postscreen.js';
 import { mailauthParams } from './params/mailauth.js';
+import { stateParams } from './params/state.js';
+import { greylistParams } from './params/greylist.js';
+import { limitsParams } from './params/limits.js';
+import { bansParams } from './params/bans.js';
+import { pregreetParams } from './params/pregreet.js';
+import { policydParams } from './params/policyd.js';
 import { dnsCheckParams } from './params/dnschecks.js';
 
 export const catalogue: ReadonlyMap<string, ParamDef> = (() => {

@@ -1,0 +1,8 @@
+/**
+ * @module config/params/greylist
+ * Parameters of the greylist feature (see docs/configuration.md).
+ */
+import type { ParamDef } from '../types.js';
+
+export const greylistParams: ParamDef[] = [
+];
