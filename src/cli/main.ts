@@ -13,7 +13,9 @@ import { queueDelete, queueFlush, queueList, queueRelease, queueShow } from './q
 import { registerPasswdCommand } from './passwd.js';
 import { checkCommand, EXIT_CONFIG } from './check.js';
 import { listsCommand } from './lists.js';
+import { policyCommand } from './policy.js';
 import { renderReference } from '../config/reference.js';
+import { registerBansCommand } from './bans.js';
 
 /** Runs a command body: configuration errors become one clear line and exit status 1. */
 function run(fn: () => number | Promise<number | void> | void): Promise<void> {
@@ -76,6 +78,7 @@ queue.command('release').argument('<ids...>', 'queue ids, or ALL').description('
   .action((ids: string[], o: { config?: string }) => run(() => queueRelease(ids, { ...queue.opts(), ...o })));
 
 registerPasswdCommand(program);
+registerBansCommand(program, run);
 
 program.command('lists')
   .description('show each DNS block/allow list: healthy, degraded or refusing, last answer, hit rate (exit 1 if one is not healthy)')
@@ -83,6 +86,11 @@ program.command('lists')
   .option('--json', 'print one JSON document')
   .option('--check', 'ask each list\'s RFC 5782 test points now instead of reading the server\'s state file')
   .action((o: { config?: string; json?: boolean; check?: boolean }) => run(() => listsCommand(o)));
+
+program.command('policy')
+  .description('run the Postfix policy delegation service (check_policy_service) on $mxguard_policy_listen')
+  .option('-c, --config <dir>', 'directory with main.cf and master.cf')
+  .action((o: { config?: string }) => run(() => policyCommand(o)));
 
 program.command('check')
   .description('run one transaction through the restrictions, without a network, and show each stage\'s reply and trace (exit 0 accepted, 1 rejected, 2 deferred, 3 configuration error)')

@@ -23,7 +23,7 @@ import { dnsCheckParams } from './params/dnschecks.js';
 
 export const catalogue: ReadonlyMap<string, ParamDef> = (() => {
   const m = new Map<string, ParamDef>();
-  for (const d of [...coreParams, ...logParams, ...smtpdParams, ...queueParams, ...deliveryParams, ...accessParams, ...dnsParams, ...dnsblParams, ...postscreenParams, ...mailauthParams, ...dnsCheckParams]) {
+  for (const d of [...coreParams, ...logParams, ...smtpdParams, ...queueParams, ...deliveryParams, ...accessParams, ...dnsParams, ...dnsblParams, ...postscreenParams, ...mailauthParams, ...dnsCheckParams, ...stateParams, ...greylistParams, ...limitsParams, ...bansParams, ...pregreetParams, ...policydParams]) {
     if (m.has(d.name)) throw new Error(`parameter declared twice: ${d.name}`);
     m.set(d.name, d);
   }

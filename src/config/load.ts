@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { join, resolve } from 'node:path';
+import { parseSaslPath, SECURITY_OPTIONS as SASL_SECURITY_OPTIONS } from '../auth/dovecot-sasl.js';
 import { catalogue } from './catalogue.js';
 import { Config } from './config.js';
 import { parseMainCf, parseMasterCf, type Located, type MasterService } from './parse.js';
@@ -95,6 +96,31 @@ function listenAddresses(svc: MasterService, cfg: Config): { host: string; port:
   return out;
 }
 
+/** checkSasl - refuses what the SASL backend cannot use; warns that cyrus is not supported. */
+function checkSasl(cfg: Config, s: MasterService, warnings: ConfigWarning[]): void {
+  const sasl = cfg.get('smtpd_sasl_type').toLowerCase();
+  if (sasl === 'cyrus') {
+    const at = cfg.origin('smtpd_sasl_type');
+    const message = `service ${s.name}: smtpd_sasl_type = cyrus is not supported; AUTH is not offered (use smtpd_sasl_type = dovecot, or mxguard's password file: smtpd_sasl_type = mxguard)`;
+    if (!warnings.some((w) => w.message === message)) warnings.push({ file: at?.file, line: at?.line, message });
+    return;
+  }
+  // postconf(5): an unknown security option is a configuration error, not something to skip.
+  for (const name of ['smtpd_sasl_security_options', 'smtpd_sasl_tls_security_options']) {
+    const bad = cfg.list(name).find((o) => !(SASL_SECURITY_OPTIONS as readonly string[]).includes(o.toLowerCase()));
+    if (bad !== undefined) {
+      const at = cfg.origin(name);
+      throw new ConfigError(`service ${s.name}: ${name}: unknown option "${bad}" (known: ${SASL_SECURITY_OPTIONS.join(', ')})`, at?.file, at?.line);
+    }
+  }
+  if (sasl !== 'dovecot') return;
+  const target = parseSaslPath(cfg.get('smtpd_sasl_path'), cfg.get('queue_directory'));
+  if (typeof target === 'string') {
+    const at = cfg.origin('smtpd_sasl_path');
+    throw new ConfigError(`service ${s.name}: ${target}`, at?.file, at?.line);
+  }
+}
+
 export function loadConfig(opts: { dir?: string; requireMaster?: boolean } = {}): LoadedConfig {
   const warnings: ConfigWarning[] = [];
   const dir = opts.dir ? resolve(opts.dir) : undefined;
@@ -126,12 +152,7 @@ export function loadConfig(opts: { dir?: string; requireMaster?: boolean } = {})
     }
     const scfg = s.overrides.size ? config.withOverrides(s.overrides, s.file, s.line) : config;
     if (s.overrides.size) scfg.validate();
-    const sasl = scfg.get('smtpd_sasl_type').toLowerCase();
-    if (sasl !== 'mxguard' && scfg.bool('smtpd_sasl_auth_enable')) {
-      const at = scfg.origin('smtpd_sasl_type');
-      const message = `service ${s.name}: smtpd_sasl_type = ${sasl} is not supported yet; AUTH is not offered (use mxguard's password file: smtpd_sasl_type = mxguard)`;
-      if (!warnings.some((w) => w.message === message)) warnings.push({ file: at?.file, line: at?.line, message });
-    }
+    if (scfg.bool('smtpd_sasl_auth_enable')) checkSasl(scfg, s, warnings);
     for (const a of listenAddresses(s, scfg)) listeners.push({ service: s.name, ...a, config: scfg });
   }
   if (listeners.length === 0) throw new ConfigError(`no "inet ... smtpd" service to run`, masterFile);

@@ -226,6 +226,9 @@ export class ListHealthRegistry {
 const registries = new Map<string, ListHealthRegistry>();
 
 /** healthFor - the registry of this configuration's DNS servers (shared by smtpd checks and the screen). */
+/** Forgets every list's health (tests: a new DNS server may reuse an old one's port). */
+export function clearListHealth(): void { registries.clear(); }
+
 export function healthFor(cfg: Config, resolver: Resolver): ListHealthRegistry {
   const key = cfg.list('mxguard_dns_servers').join(',');
   let r = registries.get(key);

@@ -9,18 +9,47 @@
  * Replies are postscreen's: `250 2.1.0 Ok` to MAIL, the block reply to RCPT, `554 5.5.1 Error: no
  * valid recipients` to DATA, `458 Unable to queue messages` to ETRN, `221 2.0.0 Bye` to QUIT.
  * Log: `NOQUEUE: reject: RCPT from [ADDR]:PORT: 550 5.7.1 …; from=<S>, to=<R>, proto=ESMTP, helo=<H>`.
+ *
+ * Deep protocol tests (postscreen_smtpd.c, POSTSCREEN_README "Tests after the 220 SMTP server
+ * greeting"), when `deep` is given:
+ * - pipelining: a command followed by input the client sent before seeing the reply (this engine
+ *   never announces PIPELINING): `COMMAND PIPELINING from [ADDR]:PORT after VERB: text`;
+ * - non-SMTP command: a verb of $postscreen_forbidden_commands or a header line ("Name: …"):
+ *   `NON-SMTP COMMAND from [ADDR]:PORT after VERB: text`.
+ * drop: 521 and disconnect; enforce: the RCPT reply becomes `550 5.5.1 Protocol error` (unless an
+ * earlier test set one); ignore: logged, counted as passed. A new client that reaches RCPT TO with
+ * no failure passes (onDeepPass) and is told `450 4.3.2 Service currently unavailable`: it must
+ * reconnect, and then goes straight to the real session (postscreen is not a proxy).
+ * A client that hangs up is logged `HANGUP after T from [ADDR]:PORT in tests after SMTP handshake`.
  */
 import type { Socket } from 'node:net';
 import type { Config } from '../config/config.js';
 import { InputReader } from '../smtp/reader.js';
+import { printable, seconds } from './pregreet.js';
 
 /** Postfix postscreen's command limit (postscreen_command_count_limit default). */
 const COMMAND_LIMIT = 20;
 
+export type ScreenAction = 'ignore' | 'enforce' | 'drop';
+
+export interface DeepTests {
+  readonly pipelining?: ScreenAction;
+  readonly nonSmtp?: ScreenAction;
+  /** Verbs of the non-SMTP command test ($postscreen_forbidden_commands). */
+  readonly forbidden?: readonly string[];
+}
+
 export interface DummyOptions {
   readonly config: Config;
-  /** The full block reply line without CRLF, e.g. `550 5.7.1 Service unavailable; client [a] blocked using l`. */
-  readonly rcptReply: string;
+  /**
+   * The full block reply line without CRLF, e.g. `550 5.7.1 Service unavailable; client [a] blocked using l`.
+   * Undefined only with `deep`: no test failed yet.
+   */
+  readonly rcptReply?: string;
+  /** Deep protocol tests still to pass. */
+  readonly deep?: DeepTests;
+  /** Called once, at the first RCPT TO, when the deep tests passed (ignored failures count as passed). */
+  readonly onDeepPass?: () => void | Promise<void>;
   readonly clientAddrPort: string;
   readonly log: (text: string) => void;
 }
@@ -35,6 +64,19 @@ export async function runDummyEngine(socket: Socket, o: DummyOptions): Promise<v
   let helo: string | undefined;
   let sender: string | undefined;
   let proto = 'SMTP';
+  let rcptReply = o.rcptReply;
+  let pipeTodo = o.deep?.pipelining !== undefined;
+  let nsmtpTodo = o.deep?.nonSmtp !== undefined;
+  const forbidden = new Set((o.deep?.forbidden ?? []).map((v) => v.toUpperCase()));
+  let deepPassed = false;
+  let lastVerb = 'CONNECT';
+  const started = Date.now();
+  /** A deep test failed: true when the session must end now (drop). */
+  const failed = (action: ScreenAction, dropReply: string): boolean => {
+    if (action === 'drop') { write(dropReply); return true; }
+    if (action === 'enforce') rcptReply ??= '550 5.5.1 Protocol error';
+    return false;
+  };
   write(`220 ${cfg.get('smtpd_banner')}`);
   const timeout = cfg.time('smtpd_timeout') * 1000;
   try {
@@ -47,11 +89,23 @@ export async function runDummyEngine(socket: Socket, o: DummyOptions): Promise<v
       }
       const r = await reader.readLine(4096, timeout);
       if (r.kind === 'timeout') { o.log(`COMMAND TIME LIMIT from ${o.clientAddrPort}`); write(`421 4.4.2 ${host} Error: timeout exceeded`); return; }
+      if (r.kind === 'eof') { o.log(`HANGUP after ${seconds(Date.now() - started)} from ${o.clientAddrPort} in tests after SMTP handshake`); return; }
       if (r.kind !== 'line' && r.kind !== 'bare-newline' && r.kind !== 'too-long') return;
       if (r.kind !== 'line') { write('500 5.5.2 Error: bad syntax'); continue; }
       const line = r.line.toString('latin1');
       const m = /^(\S+)\s*(.*)$/.exec(line);
       const verb = (m?.[1] ?? '').toUpperCase();
+      if (nsmtpTodo && (forbidden.has(verb) || /^[!-9;-~]+:/.test(line))) {
+        nsmtpTodo = false;
+        o.log(`NON-SMTP COMMAND from ${o.clientAddrPort} after ${lastVerb}: ${printable(r.line)}`);
+        if (failed(o.deep!.nonSmtp!, '521 5.7.0 Error: I can break rules, too. Goodbye.')) return;
+      }
+      if (pipeTodo && reader.pending > 0) {
+        pipeTodo = false;
+        o.log(`COMMAND PIPELINING from ${o.clientAddrPort} after ${verb}: ${printable(reader.peek(100))}`);
+        if (failed(o.deep!.pipelining!, '521 5.5.1 Protocol error')) return;
+      }
+      lastVerb = verb || lastVerb;
       const arg = (m?.[2] ?? '').trim();
       const word = arg.split(/\s+/)[0] ?? '';
       switch (verb) {
@@ -80,7 +134,8 @@ export async function runDummyEngine(socket: Socket, o: DummyOptions): Promise<v
           if (sender === undefined) { write('503 5.5.1 Error: need MAIL command'); break; }
           const c = arg.indexOf(':');
           if (c < 0) { write('501 5.5.4 Syntax: RCPT TO:<address>'); break; }
-          const reply = soft(o.rcptReply);
+          if (rcptReply === undefined && !deepPassed) { deepPassed = true; await o.onDeepPass?.(); }
+          const reply = soft(rcptReply ?? '450 4.3.2 Service currently unavailable');
           o.log(`NOQUEUE: reject: RCPT from ${o.clientAddrPort}: ${reply}; from=<${sender}>, to=<${address(arg.slice(c + 1))}>, proto=${proto}, helo=<${helo ?? ''}>`);
           write(reply);
           break;
@@ -95,7 +150,7 @@ export async function runDummyEngine(socket: Socket, o: DummyOptions): Promise<v
         case 'VRFY':
           if (!word) { write('501 5.5.4 Syntax: VRFY address'); break; }
           if (cfg.bool('disable_vrfy_command')) { write('502 5.5.1 VRFY command is disabled'); break; }
-          write(soft(o.rcptReply));
+          write(soft(rcptReply ?? '450 4.3.2 Service currently unavailable'));
           break;
         case 'ETRN':
           if (cfg.bool('smtpd_helo_required') && !helo) { write('503 5.5.1 Error: send HELO/EHLO first'); break; }

@@ -18,6 +18,7 @@ import { lookupClientNames, type ClientNames } from './client-name.js';
 import { Session } from './session.js';
 import { screenClient } from '../screen/index.js';
 import { renderReply, reply } from './reply.js';
+import { checkLimitsConfig, refuseAtConnect } from '../limits/index.js';
 
 /** Open sessions per client address (anvil(8)'s connection count), shared by all listeners of a process or, with workers, kept by the primary. */
 export interface ConnectionCounter {
@@ -86,6 +87,7 @@ export class SmtpListener {
 
   constructor(readonly spec: ListenerSpec, private readonly deps: ListenerDeps) {
     this.tls = tlsContextFor(spec);
+    checkLimitsConfig(spec.config);
     this.exceptions = new NetworkList(spec.config.list('smtpd_client_event_limit_exceptions'));
     const xclient = spec.config.list('smtpd_authorized_xclient_hosts');
     this.xclientHosts = xclient.length ? new NetworkList(xclient, {
@@ -141,6 +143,8 @@ export class SmtpListener {
       setTimeout(() => socket.destroy(), 2000).unref();
       return;
     }
+    // Bans and the connection rate (limits/, bans/): refused with 421 before any greeting.
+    if (await refuseAtConnect(socket, { address, name }, { config: cfg, logger: this.deps.logger, service: this.spec.service, xclientHosts: this.xclientHosts })) return;
     // postscreen(8)'s connect-time tests, before the greeting (screen/): a blocked client may never reach a session.
     if (await screenClient(socket, { address, port, name }, { config: cfg, logger: this.deps.logger })) return;
     const session = new Session(socket, { address, port, name, reverseName: names.reverseName, nameStatus: names.nameStatus, reverseNameStatus: names.reverseNameStatus }, {

@@ -3,8 +3,9 @@
  * The SASL exchange of SMTP AUTH (RFC 4954) for the PLAIN (RFC 4616) and LOGIN mechanisms,
  * apart from the session: it asks for responses through `ask`, decodes them, and checks the
  * credentials with a backend. The session owns the command's preconditions, counting and
- * logging. A backend is anything that can verify a user and password (the password file now;
- * Dovecot's auth socket is another such backend).
+ * logging. A `SaslBackend` is anything that can verify a user and password (the password
+ * file); `passwordSasl()` turns one into a `SaslServer`. A `SaslServer` runs whole exchanges
+ * itself: Dovecot's auth socket is one (auth/dovecot-sasl.ts), offering its own mechanisms.
  */
 import { reply, type Reply } from './reply.js';
 
@@ -21,7 +22,36 @@ export type Ask = (challenge: string) => Promise<string | Reply>;
 export type SaslResult =
   | { readonly kind: 'ok'; readonly username: string }
   | { readonly kind: 'failed' }              // wrong credentials: 535, logged by the session
-  | { readonly kind: 'error'; readonly reply: Reply };
+  // `temporary`: the authentication server failed (454); the reason goes to a warning log line.
+  | { readonly kind: 'error'; readonly reply: Reply; readonly temporary?: string };
+
+/** What a SASL server may know of the session. */
+export interface SaslContext {
+  /** TLS is active (Dovecot's `secured`). */
+  readonly secured: boolean;
+  /** smtpd_sasl_security_options, or smtpd_sasl_tls_security_options under TLS. */
+  readonly securityOptions: readonly string[];
+  /** smtpd_sasl_service. */
+  readonly service: string;
+  readonly clientAddress?: string;
+  readonly localAddress?: string;
+}
+
+/** Runs AUTH exchanges: the mechanisms for EHLO, and one exchange per AUTH command. */
+export interface SaslServer {
+  mechanisms(ctx: SaslContext): Promise<readonly string[]>;
+  authenticate(mech: string, initial: string | undefined, ask: Ask, ctx: SaslContext): Promise<SaslResult>;
+}
+
+/** passwordSasl - PLAIN and LOGIN checked by `backend` (the password file). */
+export function passwordSasl(backend: SaslBackend): SaslServer {
+  return {
+    mechanisms: async () => SASL_MECHANISMS,
+    authenticate: async (mech, initial, ask) => isSaslMechanism(mech)
+      ? runSasl(mech, initial, ask, backend)
+      : { kind: 'error', reply: reply(535, '7.8', 'Error: authentication failed: Invalid authentication mechanism') },
+  };
+}
 
 const cannotDecode = () => reply(501, '5.2', 'Cannot decode response');
 

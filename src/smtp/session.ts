@@ -22,7 +22,9 @@ import { parseMailFrom, parseRcptTo } from './address.js';
 import { InputReader, type BdatState, type DataFlags } from './reader.js';
 import { renderReply, reply, replyLine, type Reply } from './reply.js';
 import { receivedHeader } from './received.js';
-import { isSaslMechanism, runSasl, type SaslBackend } from './sasl.js';
+import { passwordSasl, type SaslBackend, type SaslContext, type SaslServer } from './sasl.js';
+import { SessionLimits } from '../limits/index.js';
+import { dovecotSasl } from '../auth/dovecot-sasl.js';
 import { applyXclient, parseXclient, XCLIENT_EHLO_LINE, XCLIENT_IN_TRANSACTION, XCLIENT_SYNTAX, XCLIENT_UNAUTHORIZED } from './xclient.js';
 import type { NetworkList } from '../engine/networks.js';
 import { startInboundAuth, type InboundAuth } from '../mailauth/index.js';
@@ -125,6 +127,8 @@ export class Session {
   private clientLog: string;
   /** The client may send XCLIENT (smtpd_authorized_xclient_hosts); decided again after each XCLIENT. */
   private xclientAllowed = false;
+  /** Rate limits and ban offences (limits/, bans/). */
+  private readonly limits: SessionLimits;
 
   constructor(socket: Socket, public client: ClientInfo, private readonly deps: SessionDeps) {
     this.conn = socket;
@@ -134,6 +138,7 @@ export class Session {
     this.reader = new InputReader(socket);
     this.clientLog = namaddr(client.name, client.address, this.cfg.bool('smtpd_client_port_logging') ? client.port : undefined);
     this.xclientAllowed = deps.xclientHosts?.matches(client.address, client.name) ?? false;
+    this.limits = new SessionLimits({ config: this.cfg, logger: deps.logger, service: deps.service, xclientHosts: deps.xclientHosts, address: client.address, name: client.name, clientLog: this.clientLog });
     if (deps.implicitTls && socket instanceof TLSSocket) this.noteTls(socket);
   }
 
@@ -195,6 +200,7 @@ export class Session {
       while (!this.closing) {
         if (this.errorCount >= hardLimit) {
           this.log(`too many errors after ${this.lastCommand} from ${this.clientLog}`);
+          await this.limits.errorLimit();
           this.send(reply(421, '7.0', `${this.host} Error: too many errors`));
           break;
         }
@@ -375,6 +381,7 @@ export class Session {
     if (d.action === 'reject' && d.reply) {
       this.log(`${id}: reject: ${where} from ${this.clientLog}: ${replyLine(d.reply)}; ${tail}`);
       if (d.reply.code === 421 || d.reply.code === 521) this.closing = true;
+      await this.limits.rejected();
     }
     return d;
   }
@@ -393,8 +400,29 @@ export class Session {
   }
 
   private authOffered(): boolean {
-    return this.cfg.bool('smtpd_sasl_auth_enable') && this.cfg.get('smtpd_sasl_type') === 'mxguard'
+    return this.cfg.bool('smtpd_sasl_auth_enable') && this.saslServer() !== undefined
       && (this.tls || !this.cfg.bool('smtpd_tls_auth_only'));
+  }
+
+  /** The SASL server of smtpd_sasl_type: the password file, or Dovecot's auth socket (shared per process). */
+  private saslServer(): SaslServer | undefined {
+    switch (this.cfg.get('smtpd_sasl_type').toLowerCase()) {
+      case 'mxguard': return passwordSasl(this.deps.passwd);
+      case 'dovecot': {
+        const s = dovecotSasl(this.cfg.get('smtpd_sasl_path'), this.cfg.get('queue_directory'));
+        return typeof s === 'string' ? undefined : s;  // config/load.ts already refused a bad path
+      }
+      default: return undefined;  // cyrus: not supported (config/load.ts warns)
+    }
+  }
+
+  private saslContext(): SaslContext {
+    return {
+      secured: this.tls,
+      securityOptions: this.cfg.list(this.tls ? 'smtpd_sasl_tls_security_options' : 'smtpd_sasl_security_options'),
+      service: this.cfg.get('smtpd_sasl_service'),
+      clientAddress: this.client.address, localAddress: this.conn.localAddress,
+    };
   }
 
   private tlsOffered(): boolean {
@@ -487,9 +515,10 @@ export class Session {
     if (!this.cfg.bool('disable_vrfy_command')) lines.push('VRFY');
     lines.push('ETRN');
     if (this.tlsOffered()) lines.push('STARTTLS');
-    if (this.authOffered()) {
-      lines.push('AUTH PLAIN LOGIN');
-      if (this.cfg.bool('broken_sasl_auth_clients')) lines.push('AUTH=PLAIN LOGIN');
+    const mechs = this.authOffered() ? (await this.saslServer()!.mechanisms(this.saslContext())).join(' ') : '';
+    if (mechs) {
+      lines.push(`AUTH ${mechs}`);
+      if (this.cfg.bool('broken_sasl_auth_clients')) lines.push(`AUTH=${mechs}`);
     }
     if (this.xclientAllowed) lines.push(XCLIENT_EHLO_LINE); // smtpd.c ehlo_cmd(): after AUTH
     lines.push('ENHANCEDSTATUSCODES', '8BITMIME', 'DSN', 'SMTPUTF8', 'CHUNKING');
@@ -500,6 +529,8 @@ export class Session {
     if (arg.trim()) { this.count('starttls', false); await this.fail(reply(501, '5.4', 'Syntax: STARTTLS')); return; }
     if (this.tls) { this.count('starttls', false); await this.fail(reply(554, '5.1', 'Error: TLS already active')); return; }
     if (!this.tlsOffered() || !this.deps.tlsContext) { this.count('starttls', false); await this.fail(reply(502, '5.2', 'Error: command not recognized')); return; }
+    const limited = await this.limits.tls();
+    if (limited) { this.count('starttls', false); this.send(limited); this.closing = true; return; }
     this.count('starttls', true);
     this.send(reply(220, '0.0', 'Ready to start TLS'));
     this.flush();
@@ -536,10 +567,13 @@ export class Session {
     if (!this.esmtp) return fail(reply(503, '5.1', 'Error: send EHLO first'));
     if (this.sasl) return fail(reply(503, '5.1', 'Error: already authenticated'));
     if (this.tx) return fail(reply(503, '5.1', 'Error: MAIL transaction in progress'));
+    const limited = await this.limits.auth();
+    if (limited) return fail(limited);
     const [mechRaw, initial] = arg.trim().split(/\s+/, 2);
     const mech = (mechRaw ?? '').toUpperCase();
     if (!mech) return fail(reply(501, '5.4', 'Syntax: AUTH mechanism'));
-    if (!isSaslMechanism(mech)) return fail(reply(535, '7.8', 'Error: authentication failed: Invalid authentication mechanism'));
+    const server = this.saslServer()!, ctx = this.saslContext();
+    if (!(await server.mechanisms(ctx)).includes(mech)) return fail(reply(535, '7.8', 'Error: authentication failed: Invalid authentication mechanism'));
     const timeout = this.cfg.time('smtpd_timeout') * 1000;
     // RFC 4954 §4: a client response line may be up to 12288 octets.
     const ask = async (challenge: string): Promise<string | Reply> => {
@@ -551,7 +585,11 @@ export class Session {
       if (s === '*') return reply(501, '7.0', 'Authentication aborted');
       return s;
     };
-    const result = await runSasl(mech, initial, ask, this.deps.passwd);
+    const result = await server.authenticate(mech, initial, ask, ctx);
+    if (result.kind === 'error' && result.temporary) {
+      // Not "authentication failed": fail2ban must not ban clients for the auth server's outage.
+      this.deps.logger.line('smtpd', `warning: ${this.clientLog}: SASL ${mech} authentication temporarily unavailable: ${result.temporary}`, this.syslogName());
+    }
     if (result.kind === 'error') return fail(result.reply);
     if (result.kind === 'failed') return fail(await this.authFailed(mech));
     this.sasl = { method: mech, username: result.username };
@@ -560,6 +598,7 @@ export class Session {
   }
 
   private async authFailed(mech: string): Promise<Reply> {
+    await this.limits.authFailed();
     // Same line as Postfix's, which fail2ban's postfix-sasl filter matches.
     this.deps.logger.line('smtpd', `warning: ${this.clientLog}: SASL ${mech} authentication failed: authentication failure`, this.syslogName());
     const ms = this.cfg.time('mxguard_auth_failure_delay') * 1000;
@@ -614,6 +653,8 @@ export class Session {
       }
     }
     this.lastStageDecision = undefined;
+    const limited = await this.limits.mail(this.sasl?.username, parsed.address, declaredSize);
+    if (limited) return fail(limited);
     const rejected = await this.stageReject('mail', 'MAIL', { ...this.context('mail'), sender: parsed.address });
     if (rejected) return fail(rejected);
     const auth = await this.mailAuth(parsed.address);
@@ -652,6 +693,8 @@ export class Session {
       this.send(reply(452, '5.3', 'Error: too many recipients'));
       return;
     }
+    const limited = await this.limits.rcpt(this.sasl?.username, this.tx.sender);
+    if (limited) return fail(limited);
     const decision = await this.applyDecision(await evaluateRcpt(this.context('rcpt', parsed.address)), 'RCPT', { recipient: parsed.address });
     if (decision.action === 'reject' && decision.reply) return fail(decision.reply);
     this.keepActions(decision);
@@ -799,6 +842,7 @@ export class Session {
     this.send(reply(250, '0.0', `Ok: queued as ${id}`));
     this.flush(); // the client waits for this reply; delivery can start after it is out
     this.deps.onQueued(writer.queued());
+    await this.limits.queued(this.sasl?.username, tx.sender, writer.size);
   }
 
   /** SPF at MAIL FROM (mailauth/); a refusal is logged as Postfix logs a sender reject. */

@@ -42,6 +42,11 @@ export interface StateStore {
   close(): Promise<void>;
 }
 
+/**
+ * The store did not answer (Redis down or slow, SQLite locked or its disk full). `backend` names
+ * the store as configured, without a password (`redis://127.0.0.1:6379/0`, `sqlite:/var/…`).
+ */
 export class StoreUnavailableError extends Error {
-  constructor(readonly backend: string, message: string) { super(`${backend}: ${message}`); }
+  override readonly name = 'StoreUnavailableError';
+  constructor(readonly backend: string, message: string, options?: ErrorOptions) { super(`${backend}: ${message}`, options); }
 }

@@ -147,7 +147,8 @@ test('a real main.cf from the field reports (seeds/000) loads: Postfix-only para
   const l = loadConfig({ dir });
   const msgs = l.warnings.map((w) => `${w.line}: ${w.message}`);
   assert.ok(msgs.includes('129: Postfix parameter "alias_maps" has no effect in mxguard'), msgs.join('\n'));
-  assert.ok(msgs.some((m) => /smtpd_sasl_type = dovecot is not supported yet; AUTH is not offered/.test(m)));
+  // smtpd_sasl_type = dovecot with smtpd_sasl_path = private/auth is supported now: no warning.
+  assert.ok(!msgs.some((m) => /smtpd_sasl_type|smtpd_sasl_path/.test(m)), msgs.join('\n'));
   assert.ok(!msgs.some((m) => m.includes('unknown parameter')), 'every name in it is a Postfix parameter');
   assert.equal(l.config.get('myhostname'), 'mail.myhost.com');
   assert.equal(l.config.time('maximal_queue_lifetime'), 7 * 86400);

@@ -21,6 +21,8 @@ import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dg
 import { createServer, isIP, type Server, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import * as packet from 'dns-packet';
+import { clearDnsCache } from '../../src/dns/index.js';
+import { clearListHealth } from '../../src/dnsbl/index.js';
 
 export interface ZoneRecord {
   name: string;
@@ -139,6 +141,10 @@ export async function startDnsServer(
   t: { after(fn: () => unknown): void },
   opts: DnsServerOptions,
 ): Promise<TestDns> {
+  // A new server may get the port of one a previous test closed: cached answers and list health
+  // that name that address would leak into this test.
+  clearDnsCache();
+  clearListHealth();
   const host = opts.host ?? '127.0.0.1';
   if (!isLoopback(host)) throw new Error(`dns-server: ${host} is not a loopback address`);
   const family = isIP(host) === 6 ? 'udp6' : 'udp4';

@@ -70,11 +70,13 @@ export const smtpdParams: ParamDef[] = [
   p.list('smtpd_tls_protocols', '>=TLSv1', 'TLS protocols offered (">=TLSv1.2", "!SSLv2, !SSLv3").'),
   p.int('smtpd_tls_loglevel', '0', 'TLS logging: 1 logs the negotiated session.', { min: 0, max: 4 }),
   // SASL (RFC 4954)
-  p.bool('smtpd_sasl_auth_enable', 'yes', 'Offer SMTP AUTH (PLAIN, LOGIN) against $mxguard_passwd_file.', { postfixDefault: 'no' }),
-  p.choice('smtpd_sasl_type', 'mxguard', ['mxguard', 'dovecot', 'cyrus'], 'SASL backend: "mxguard" checks $mxguard_passwd_file. "dovecot" and "cyrus" (Postfix\'s values) are accepted so existing main.cf files load, but are not supported yet: AUTH is then not offered, and start-up says so.'),
-  p.string('smtpd_sasl_path', 'smtpd', 'SASL backend path (unused by the mxguard backend).'),
+  p.bool('smtpd_sasl_auth_enable', 'yes', 'Offer SMTP AUTH through the $smtpd_sasl_type backend.', { postfixDefault: 'no' }),
+  p.choice('smtpd_sasl_type', 'mxguard', ['mxguard', 'dovecot', 'cyrus'], 'SASL backend: "mxguard" offers PLAIN and LOGIN against $mxguard_passwd_file; "dovecot" relays AUTH to Dovecot\'s auth server at $smtpd_sasl_path and offers the mechanisms it announces. "cyrus" is accepted so existing main.cf files load, but is not supported: AUTH is then not offered, and start-up says so.', { postfixDefault: 'cyrus' }),
+  p.string('smtpd_sasl_path', 'smtpd', 'With smtpd_sasl_type = dovecot: Dovecot\'s auth socket, a unix socket path (relative paths are under $queue_directory, as in Postfix: "private/auth") or "inet:host:port". Unused by the mxguard backend.'),
+  p.string('smtpd_sasl_service', 'smtp', 'Service name sent to the SASL server (Dovecot\'s %s / service=).'),
   p.bool('broken_sasl_auth_clients', 'no', 'Also announce "AUTH=PLAIN LOGIN" for old clients.'),
   p.bool('smtpd_sasl_authenticated_header', 'no', 'Put the SASL login name into the Received: header.'),
-  p.list('smtpd_sasl_security_options', 'noanonymous', 'SASL options (mxguard offers no anonymous mechanism).'),
+  p.list('smtpd_sasl_security_options', 'noanonymous', 'Which of the SASL server\'s mechanisms are offered without TLS: noanonymous, noplaintext, nodictionary, noactive, mutual_auth, forward_secrecy (Dovecot\'s MECH flags). The mxguard backend always offers PLAIN and LOGIN.'),
+  p.list('smtpd_sasl_tls_security_options', '$smtpd_sasl_security_options', 'The same as $smtpd_sasl_security_options, used when TLS is active.'),
   p.time('mxguard_auth_failure_delay', '1s', 'Pause before answering a failed AUTH (slows password guessing).', { min: 0 }),
 ];

@@ -12,6 +12,7 @@ import { dnsRestrictions } from './dns.js';
 import { dnsblRestrictions } from './dnsbl.js';
 import { dnsCheckRestrictions } from './dns-checks.js';
 import { genericRestrictions } from './generic.js';
+import { greylistRestrictions } from './greylist.js';
 import { heloRestrictions } from './helo.js';
 import { legacyRestrictions } from './legacy.js';
 import { recipientMapRestrictions } from './recipient-maps.js';
@@ -28,7 +29,8 @@ export const restrictions: ReadonlyMap<string, RestrictionDef> = (() => {
   const m = new Map<string, RestrictionDef>();
   for (const d of [...genericRestrictions, ...clientRestrictions, ...relayRestrictions, ...recipientMapRestrictions, ...accessRestrictions,
     ...heloRestrictions, ...addressRestrictions, ...sessionRestrictions, ...saslRestrictions, ...tlsRestrictions,
-    ...dnsRestrictions, ...dnsblRestrictions, ...dnsCheckRestrictions, ...serverAccessRestrictions, ...legacyRestrictions]) {
+    ...dnsRestrictions, ...dnsblRestrictions, ...dnsCheckRestrictions, ...serverAccessRestrictions, ...legacyRestrictions,
+    ...greylistRestrictions]) {
     if (m.has(d.name)) throw new Error(`restriction declared twice: ${d.name}`);
     m.set(d.name, d);
   }
