@@ -1,7 +1,9 @@
 /**
  * @module cli/policy
  * `mxguard policy [--config DIR]`: runs the policy delegation service (src/policyd/) until
- * SIGTERM or SIGINT; SIGHUP reopens the log file. Logs to $maillog_file like `serve`.
+ * SIGTERM or SIGINT; SIGHUP reopens the log file and reloads the configuration (restriction
+ * list, tables, greylisting settings; a new listen address needs a restart). Logs to
+ * $maillog_file like `serve`.
  * XXX: loadConfig() still wants an smtpd service when DIR has a master.cf; a DIR without one
  * (main.cf only) is the usual policy-service setup.
  */
@@ -28,6 +30,18 @@ export async function policyCommand(o: { config?: string }): Promise<void> {
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => logger.reopen());
+    process.on('SIGHUP', () => {
+      logger.reopen();
+      try {
+        const next = loadConfig({ dir: o.config, requireMaster: false }).config;
+        next.validate();
+        for (const w of greylistSettings(next).warnings) logger.line('policy', `warning: ${w}`);
+        srv.reconfigure(next);
+        if (next.get('mxguard_policy_listen') !== cfg.get('mxguard_policy_listen')) logger.line('policy', 'warning: mxguard_policy_listen changed: restart to listen on the new address');
+        logger.line('policy', 'reloaded the configuration');
+      } catch (e) {
+        logger.line('policy', `warning: reload failed, keeping the running configuration: ${(e as Error).message}`);
+      }
+    });
   });
 }

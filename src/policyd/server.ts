@@ -24,6 +24,8 @@ export interface PolicyServer {
   readonly server: Server;
   /** Where it listens: `host:port` or the socket path. */
   readonly address: string;
+  /** SIGHUP: later requests use this configuration (the listen address stays). */
+  reconfigure(cfg: Config): void;
   close(): Promise<void>;
 }
 
@@ -61,7 +63,8 @@ export async function answerRequest(req: PolicyRequest, cfg: Config, log: (text:
 }
 
 export function startPolicyServer(cfg: Config, logger: Logger): Promise<PolicyServer> {
-  const pcfg = policyConfig(cfg);
+  // Replaced by reconfigure() (SIGHUP): requests evaluated afterwards use the new lists and tables.
+  let pcfg = policyConfig(cfg);
   const timeoutMs = cfg.time('mxguard_policy_read_timeout') * 1000;
   const limit = cfg.int('mxguard_policy_request_limit');
   const maxConns = cfg.int('mxguard_policy_connection_limit');
@@ -123,6 +126,7 @@ export function startPolicyServer(cfg: Config, logger: Logger): Promise<PolicySe
       log(`listening on ${address}`);
       resolve({
         server, address,
+        reconfigure: (next: Config) => { pcfg = policyConfig(next); },
         close: () => new Promise<void>((r) => {
           for (const s of sockets) s.destroy();
           server.close(() => r());

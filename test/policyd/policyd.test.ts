@@ -5,6 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PolicyClient, startPolicy } from './helper.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -67,4 +69,20 @@ test('malformed requests close the connection; so does a silent client after the
   assert.equal(await ok.reply(5000), 'closed');
   await svc.waitLog(/warning: 127\.0\.0\.1:\d+: read timeout; closing the connection/);
   await svc.waitLog(/warning: 127\.0\.0\.1:\d+: malformed attribute line "this line is bad"; closing the connection/);
+});
+
+test('SIGHUP reloads the restriction list; a broken configuration keeps the running one', async (t) => {
+  const svc = await startPolicy(t, { mxguard_policy_restrictions: 'permit' });
+  const c = await PolicyClient.connect(svc);
+  t.after(() => c.destroy());
+  assert.equal(await c.ask(req({ sender: 'spam@bad.test' })), 'DUNNO');
+  const main = join(svc.dir, 'main.cf');
+  writeFileSync(main, readFileSync(main, 'utf8').replace(/^mxguard_policy_restrictions = .*$/m, 'mxguard_policy_restrictions = check_sender_access inline:{ spam@bad.test=REJECT not now }, permit'));
+  svc.proc.kill('SIGHUP');
+  await svc.waitLog(/reloaded the configuration/);
+  assert.equal(await c.ask(req({ sender: 'spam@bad.test' })), '554 5.7.1 not now', 'the kept-open connection uses the new list');
+  writeFileSync(main, readFileSync(main, 'utf8') + 'mxguard_policy_read_timeout = not-a-time\n');
+  svc.proc.kill('SIGHUP');
+  await svc.waitLog(/reload failed, keeping the running configuration/);
+  assert.equal(await c.ask(req({ sender: 'spam@bad.test' })), '554 5.7.1 not now');
 });
