@@ -54,6 +54,8 @@ export interface TransactionContext {
   readonly deferIfPermit?: Reply;
   /** An earlier DISCARD in this transaction: every restriction is skipped (smtpd state->discard). */
   readonly discarded?: boolean;
+  /** The SPF result for MAIL FROM at this client, when mail authentication ran (mailauth/). */
+  readonly spf?: { readonly result: string; readonly domain: string };
 }
 
 export type Outcome =

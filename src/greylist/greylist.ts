@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import type { Config } from '../config/config.js';
 import type { StateStore } from '../state/types.js';
 import { clientAllowed, mergeClient, mergeRecipient, parseClientAllowlist, parseRecipientAllowlist, recipientAllowed, type ClientAllowlist, type RecipientAllowlist } from './allowlist.js';
-import { tripletKey } from './triplet.js';
+import { normaliseSender, tripletKey } from './triplet.js';
 
 export interface GreylistSettings {
   readonly delay: number;          // seconds
@@ -40,6 +40,8 @@ export interface GreylistRequest {
   readonly sender: string;         // '' for the null sender
   readonly recipient: string;
   readonly queueId?: string;
+  /** The sender's domain when SPF passed for this client (mxguard_greylist_spf_client). */
+  readonly spfDomain?: string;
 }
 
 export type GreylistVerdict =
@@ -96,8 +98,11 @@ export async function greylistDecide(store: StateStore, s: GreylistSettings, req
   if (clientAllowed(s.clients, req.clientAddress, req.clientName)) return { action: 'pass', reason: 'client whitelist' };
   if (recipientAllowed(s.recipients, req.recipient)) return { action: 'pass', reason: 'recipient whitelist' };
   const ttlMs = s.maxAge * 1000;
-  const awlKey = `grey:c:${req.clientAddress.toLowerCase()}`;
-  const key = `grey:t:${tripletKey(req.clientAddress, req.sender, req.recipient, s.v4Prefix, s.v6Prefix)}`;
+  // With an SPF-authorised sender, its SPF domain stands for every address it may send from.
+  const awlKey = req.spfDomain ? `grey:c:spf:${req.spfDomain.toLowerCase()}` : `grey:c:${req.clientAddress.toLowerCase()}`;
+  const key = req.spfDomain
+    ? `grey:t:${`spf:${req.spfDomain}/${normaliseSender(req.sender)}/${req.recipient}`.toLowerCase()}`
+    : `grey:t:${tripletKey(req.clientAddress, req.sender, req.recipient, s.v4Prefix, s.v6Prefix)}`;
   // Both reads at once: one round trip to a remote store instead of two.
   const [awl, old] = await Promise.all([s.awlClients > 0 ? store.get(awlKey) : undefined, store.get(key)]);
   let awlCount = 0, awlLast: number | undefined;

@@ -341,6 +341,7 @@ export class Session {
       protocol: this.esmtp ? 'ESMTP' : 'SMTP', tls: this.tls, sasl: this.sasl,
       sender: this.tx?.sender, recipient, recipientCount: this.tx?.recipients.length ?? 0, queueId: this.tx?.queueId,
       deferIfPermit: this.carriedDeferral(stage), illegalPipelining: this.illegalPipelining, discarded: this.tx?.actions?.discard,
+      ...(this.tx?.auth ? { spf: { result: this.tx.auth.spf.result, domain: this.tx.auth.spf.domain } } : {}),
     };
   }
 

@@ -17,6 +17,7 @@ export const greylistParams: ParamDef[] = [
   p.choice('mxguard_greylist_action', 'defer_if_permit', ['defer_if_permit', 'defer'], 'defer_if_permit: the deferral is sent only if nothing later in the stage rejects (postgrey\'s DEFER_IF_PERMIT); defer: at once.'),
   p.list('mxguard_greylist_client_allowlist', '', 'Files of clients never greylisted, in postgrey\'s whitelist_clients format: /regex/ (client name), IPv4/IPv6 address or network, or a domain (and its subdomains). A missing file whose name ends in .local is ignored.'),
   p.list('mxguard_greylist_recipient_allowlist', '', 'Files of recipients never greylisted, in postgrey\'s whitelist_recipients format: /regex/, user@domain, user@, or domain.'),
+  p.bool('mxguard_greylist_spf_client', 'yes', 'When SPF passes for the sender at this client, the client part of the triplet is the sender\'s SPF domain instead of the client network: a sender that moves between the addresses its SPF record authorises is greylisted once (needs mxguard_mailauth_enable; the policy service has no SPF result and uses the network).'),
   p.list('mxguard_greylist_only_if', '', 'Greylist only when one of these holds (empty: always): no_fcrdns (the client has no forward-confirmed reverse name), dnsbl_listed (the client address is listed by one of $mxguard_greylist_dnsbl_sites).'),
   p.list('mxguard_greylist_dnsbl_sites', '$postscreen_dnsbl_sites', 'DNS lists asked for the dnsbl_listed condition of $mxguard_greylist_only_if, as domain[=filter][*weight]; entries with a negative weight (allow lists) are ignored.'),
 ];

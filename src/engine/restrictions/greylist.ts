@@ -87,7 +87,8 @@ export const greylistRestrictions = [
       const why = await onlyIf(env, cfg.list('mxguard_greylist_only_if'));
       if (why === undefined) return dunno('no condition of mxguard_greylist_only_if holds');
       if (typeof why !== 'string') return why;
-      const req: GreylistRequest = { clientAddress: tx.client.address, clientName: tx.client.name, sender: tx.sender, recipient: rcpt, queueId: tx.queueId };
+      const spfDomain = cfg.bool('mxguard_greylist_spf_client') && tx.spf?.result === 'pass' && tx.spf.domain ? tx.spf.domain : undefined;
+      const req: GreylistRequest = { clientAddress: tx.client.address, clientName: tx.client.name, sender: tx.sender, recipient: rcpt, queueId: tx.queueId, ...(spfDomain ? { spfDomain } : {}) };
       let v;
       try {
         v = await greylistDecide(greylistStore(cfg), s, req, Math.floor(Date.now() / 1000));
