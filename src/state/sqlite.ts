@@ -49,6 +49,9 @@ export class SqliteStore implements StateStore {
       this.db = new Database(path, { timeout: opts.busyTimeoutMs ?? 500 });
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');   // WAL + NORMAL: durable across a process crash
+      // Checkpoints (which fsync the database file) every ~40 MB of log instead of every 4 MB,
+      // and on the purge timer: a checkpoint inside a burst of requests is their p99.
+      this.db.pragma('wal_autocheckpoint = 10000');
       this.db.exec(`
         CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER) WITHOUT ROWID;
         CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires_at) WHERE expires_at IS NOT NULL;
@@ -97,6 +100,7 @@ export class SqliteStore implements StateStore {
     const now = this.now();
     this.st.purgeKv.run({ now });
     this.st.purgeEvents.run({ now });
+    this.db.pragma('wal_checkpoint(PASSIVE)');
   }
 
   private unavailable(e: unknown): StoreUnavailableError {
@@ -106,10 +110,36 @@ export class SqliteStore implements StateStore {
     return new StoreUnavailableError(this.name, code ? `${code}: ${msg}` : msg, { cause: e });
   }
 
+  /**
+   * Plain `set`s wait here and are written together, in one transaction, at the end of the
+   * event-loop turn: one commit for a burst of greylisting triplets instead of one each (a commit
+   * costs more than the statement). Reads see them at once (get() looks here first); any other
+   * operation writes them first, so it sees them too. A failure of that write is reported by the
+   * next operation, and a crash loses at most one turn's writes, as with any write-behind cache.
+   */
+  private pending = new Map<string, { key: string; value: string; exp: number | null }>();
+  private flushScheduled = false;
+  private flushError: unknown;
+  private readonly setMany = (rows: { key: string; value: string; exp: number | null }[]): void => {
+    for (const r of rows) this.st.set.run(r);
+  };
+
+  /** Writes the pending sets now (before any other statement, and from the scheduled turn). */
+  private flushPending(): void {
+    this.flushScheduled = false;
+    if (!this.pending.size || this.closed) return;
+    const rows = [...this.pending.values()];
+    this.pending = new Map();
+    try { this.db.transaction(this.setMany).immediate(rows); } catch (e) { this.flushError = e; }
+  }
+
   /** call - runs one synchronous operation, mapping every failure to StoreUnavailableError. */
-  private call<T>(fn: () => T): Promise<T> {
+  private call<T>(fn: () => T, flush = true): Promise<T> {
     if (this.closed) return Promise.reject(new StoreUnavailableError(this.name, 'store closed'));
     try {
+      // A read of another key needs no flush: pending keys are answered from memory.
+      if (flush) this.flushPending();
+      if (this.flushError !== undefined) { const e = this.flushError; this.flushError = undefined; throw e; }
       return Promise.resolve(fn());
     } catch (e) {
       return Promise.reject(this.unavailable(e));
@@ -121,14 +151,22 @@ export class SqliteStore implements StateStore {
   }
 
   get(key: string): Promise<StoredValue | undefined> {
+    const p = this.pending.get(key);
+    if (p && !this.closed) {
+      if (p.exp !== null && p.exp <= this.now()) return Promise.resolve(undefined);
+      return Promise.resolve(p.exp === null ? { value: p.value } : { value: p.value, expiresAt: p.exp });
+    }
     return this.call(() => {
       const r = this.st.get.get({ key, now: this.now() });
       return r ? toStored(r) : undefined;
-    });
+    }, false);
   }
 
   set(key: string, value: string, ttlMs?: number): Promise<void> {
-    return this.call(() => { this.st.set.run({ key, value, exp: this.expiry(ttlMs) }); });
+    if (this.closed) return Promise.reject(new StoreUnavailableError(this.name, 'store closed'));
+    this.pending.set(key, { key, value, exp: this.expiry(ttlMs) });
+    if (!this.flushScheduled) { this.flushScheduled = true; setImmediate(() => this.flushPending()); }
+    return Promise.resolve();
   }
 
   setIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean> {
@@ -180,6 +218,7 @@ export class SqliteStore implements StateStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    this.flushPending();
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     try { this.db.close(); } catch { /* already gone */ }

@@ -80,13 +80,19 @@ test('SqliteStore: a file locked by another process gives StoreUnavailableError,
   const other = new Database(path);
   t.after(() => { if (other.open) other.close(); });
   other.exec('BEGIN EXCLUSIVE');
-  const e = await unavailableWithin(store.set('k', 'w'), 5000);
+  // A plain set is written behind (at the end of the turn): its failure is reported by the next operation.
+  await store.set('k', 'w');
+  const e = await unavailableWithin(store.increment('n', 1), 5000);
   assert.match(e.message, /^sqlite:.*state\.sqlite: SQLITE_BUSY/);
   await unavailableWithin(store.increment('n', 1), 5000);
   other.exec('ROLLBACK');
   other.close();
   await store.set('k', 'w');
   assert.equal((await store.get('k'))?.value, 'w');
+  await store.close();
+  const again = new SqliteStore(path);
+  t.after(() => again.close());
+  assert.equal((await again.get('k'))?.value, 'w', 'the set reached the file');
 });
 
 test('SqliteStore: a file that cannot be opened is StoreUnavailableError, not a crash', (t) => {
