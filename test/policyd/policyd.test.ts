@@ -86,3 +86,19 @@ test('SIGHUP reloads the restriction list; a broken configuration keeps the runn
   await svc.waitLog(/reload failed, keeping the running configuration/);
   assert.equal(await c.ask(req({ sender: 'spam@bad.test' })), '554 5.7.1 not now');
 });
+
+test('check_rate_limits: a Postfix asking the policy service is rate-limited by mxguard_rate_limits', async (t) => {
+  const svc = await startPolicy(t, {
+    mxguard_state_store: 'memory:',
+    mxguard_policy_restrictions: 'check_rate_limits, permit',
+    mxguard_rate_limits: 'sasl_username recipients 2/1h',
+  });
+  const c = await PolicyClient.connect(svc);
+  t.after(() => c.destroy());
+  const bob = { sasl_method: 'PLAIN', sasl_username: 'bob' };
+  assert.equal(await c.ask(req({ ...bob, recipient: 'a@example.test' })), 'DUNNO');
+  assert.equal(await c.ask(req({ ...bob, recipient: 'b@example.test' })), 'DUNNO');
+  assert.equal(await c.ask(req({ ...bob, recipient: 'c@example.test' })), '450 4.7.1 Error: too many recipients from bob');
+  assert.equal(await c.ask(req({ sasl_method: 'PLAIN', sasl_username: 'alice', recipient: 'c@example.test' })), 'DUNNO', 'another account');
+  await svc.waitLog(/Rate limit exceeded: 3 recipients per 1h \(limit 2\) for sasl_username=bob/);
+});

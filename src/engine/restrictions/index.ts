@@ -5,6 +5,7 @@
  * silent skip.
  */
 import { accessRestrictions } from './access-checks.js';
+import { rateRestrictions } from './rate.js';
 import { addressRestrictions } from './address.js';
 import { clientRestrictions } from './client.js';
 import type { RestrictionDef } from './define.js';
@@ -30,7 +31,7 @@ export const restrictions: ReadonlyMap<string, RestrictionDef> = (() => {
   for (const d of [...genericRestrictions, ...clientRestrictions, ...relayRestrictions, ...recipientMapRestrictions, ...accessRestrictions,
     ...heloRestrictions, ...addressRestrictions, ...sessionRestrictions, ...saslRestrictions, ...tlsRestrictions,
     ...dnsRestrictions, ...dnsblRestrictions, ...dnsCheckRestrictions, ...serverAccessRestrictions, ...legacyRestrictions,
-    ...greylistRestrictions]) {
+    ...greylistRestrictions, ...rateRestrictions]) {
     if (m.has(d.name)) throw new Error(`restriction declared twice: ${d.name}`);
     m.set(d.name, d);
   }

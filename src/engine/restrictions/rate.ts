@@ -1,0 +1,53 @@
+/**
+ * @module engine/restrictions/rate
+ * check_rate_limits: the $mxguard_rate_limits rules as a restriction, for lists the SMTP
+ * session does not run itself: above all `mxguard_policy_restrictions`, so that a Postfix asking
+ * mxguard's policy service is rate-limited by the same rules (postfwd's job). At RCPT it counts
+ * one recipient for the rules on `recipients`; at DATA and end-of-data one message for the rules
+ * on `messages`. The gateway's own sessions already apply the rules (limits/); naming this
+ * restriction in a gateway list would count twice.
+ */
+import { NetworkList } from '../networks.js';
+import { dunno, policyReply, reject } from '../outcome.js';
+import { applyRules } from '../../limits/limiter.js';
+import { limitsStore, storeFailureMode } from '../../limits/store.js';
+import { StoreUnavailableError } from '../../state/types.js';
+import type { Config } from '../../config/config.js';
+import { defineRestriction } from './define.js';
+
+const exceptionsCache = new WeakMap<Config, NetworkList>();
+function exceptions(cfg: Config): NetworkList {
+  let l = exceptionsCache.get(cfg);
+  if (!l) { l = new NetworkList(cfg.list('smtpd_client_event_limit_exceptions'), { name: 'smtpd_client_event_limit_exceptions' }); exceptionsCache.set(cfg, l); }
+  return l;
+}
+
+export const rateRestrictions = [
+  defineRestriction({
+    name: 'check_rate_limits',
+    mayPermit: false,
+    doc: 'Count this recipient (at RCPT) or message (at DATA and end-of-data) against the $mxguard_rate_limits rules and refuse it past a limit (for the policy service; the gateway applies the rules itself).',
+    async evaluate(env) {
+      const tx = env.tx;
+      const metric = env.stage === 'rcpt' ? 'recipients' : env.stage === 'data' || env.stage === 'eod' ? 'messages' : undefined;
+      if (!metric) return dunno('rate limits count recipients at RCPT and messages at DATA');
+      const cfg = env.facts.config;
+      const m = exceptions(cfg).match(tx.client.address, tx.client.name);
+      const subject = {
+        service: tx.service, address: tx.client.address, clientLog: `${tx.client.name}[${tx.client.address}]`,
+        ...(tx.sasl ? { saslUsername: tx.sasl.username } : {}), ...(tx.sender !== undefined ? { sender: tx.sender } : {}),
+      };
+      try {
+        const v = await applyRules(await limitsStore(cfg), cfg, metric, subject, 1, 'take', { exemptClient: !!m && !m.negated });
+        if (!v) return dunno(`within every ${metric} rule`);
+        env.run.events.push({ action: 'warning', text: v.log });
+        return reject(policyReply(v.reply.code, v.reply.status ?? '7.1', v.reply.text.join(' ')), v.log);
+      } catch (e) {
+        if (!(e instanceof StoreUnavailableError)) throw e;
+        env.run.events.push({ action: 'warning', text: `rate limits: state store unavailable: ${e.message}` });
+        if (storeFailureMode(cfg) === 'tempfail') return reject(policyReply(451, '3.0', 'Error: temporary failure of the rate limit store'), 'state store unavailable; tempfail');
+        return dunno('state store unavailable; mxguard_state_store_failure = open');
+      }
+    },
+  }),
+];
