@@ -54,3 +54,32 @@ test('Postfix greylists through mxguard policy and passes the retry after the de
     await sleep(100);
   }
 });
+
+test('Postfix is rate-limited through mxguard policy (check_rate_limits)', async (t) => {
+  const svc = await startPolicy(t, {
+    mxguard_state_store: 'memory:',
+    mxguard_policy_restrictions: 'check_rate_limits, permit',
+    mxguard_rate_limits: 'sender_domain recipients 2/1h',
+  });
+  const sink = await startSink(t);
+  const pf = await startPostfix(t, {
+    relayhost: `[127.0.0.1]:${sink.port}`,
+    main: {
+      relay_domains: 'remote.test',
+      smtpd_recipient_restrictions: `check_policy_service inet:127.0.0.1:${svc.port}, permit_mynetworks, reject_unauth_destination`,
+    },
+  });
+  if (!pf) return;
+  const c = await SmtpTestClient.connect(pf.port);
+  t.after(() => c.destroy());
+  await c.read();
+  await c.cmd('EHLO client.example');
+  assert.equal((await c.cmd('MAIL FROM:<script@webshop.example>')).code, 250);
+  assert.equal((await c.cmd('RCPT TO:<a@remote.test>', 15_000)).code, 250);
+  assert.equal((await c.cmd('RCPT TO:<b@remote.test>', 15_000)).code, 250);
+  const third = await c.cmd('RCPT TO:<c@remote.test>', 15_000);
+  assert.equal(third.code, 450, third.raw);
+  assert.equal(third.status, '4.7.1');
+  assert.match(third.text[0]!, /Error: too many recipients from webshop\.example/);
+  await pf.waitLog(/\w+: reject: RCPT from unknown\[127\.0\.0\.1\]: 450 4\.7\.1 .*too many recipients from webshop\.example/);
+});
