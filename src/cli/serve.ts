@@ -19,6 +19,7 @@ import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { ConfigError } from '../config/types.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { startListHealth } from '../dnsbl/index.js';
+import { closeStores } from '../state/index.js';
 import { Spool, type QueuedMessage } from '../queue/spool.js';
 import { QueueManager } from '../queue/qmgr.js';
 import { setQueueIdWorker } from '../queue/queue-id.js';
@@ -195,6 +196,8 @@ async function serveSingle(opts: { config?: string }, first: LoadedConfig): Prom
       listHealth.stop();
       await qmgr.stop(Math.min(deadline, 10000));
       spool.segments?.close();
+      // SQLite writes pending for this turn reach the file; Redis connections end.
+      await closeStores().catch(() => undefined);
     },
     async reload() {
       const next = reloadConfig(opts.config, logger);
@@ -333,6 +336,7 @@ async function serveWorker(opts: { config?: string }, first: LoadedConfig): Prom
     listHealth.stop();
     await qmgr.stop(10000);
     spool.segments?.close();
+    await closeStores().catch(() => undefined);
     logger.close();
     process.exit(0);
   };
