@@ -16,6 +16,7 @@ import { listsCommand } from './lists.js';
 import { policyCommand } from './policy.js';
 import { renderReference } from '../config/reference.js';
 import { registerBansCommand } from './bans.js';
+import { registerLogsCommand } from './logs.js';
 
 /** Runs a command body: configuration errors become one clear line and exit status 1. */
 function run(fn: () => number | Promise<number | void> | void): Promise<void> {
@@ -79,6 +80,7 @@ queue.command('release').argument('<ids...>', 'queue ids, or ALL').description('
 
 registerPasswdCommand(program);
 registerBansCommand(program, run);
+registerLogsCommand(program, run);
 
 program.command('lists')
   .description('show each DNS block/allow list: healthy, degraded or refusing, last answer, hit rate (exit 1 if one is not healthy)')

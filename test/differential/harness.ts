@@ -572,11 +572,17 @@ export async function runDifferential(t: TestContext, opts: RunOptions = {}): Pr
     // One configuration mxguard refuses would hide all others: start one mxguard per configuration.
     log(`mxguard refused the combined configuration (${firstLine(e)}); starting one mxguard per configuration`);
     await pool(cfgs.map((c, i) => [c, i] as const), 2, async ([c, i]) => {
-      try {
-        await startGateway(cleanup, mxMain, { master: () => baseServices + servicesText([c], [mxPorts[i]!], tablesDir) });
-        mxPortOf.set(c.name, mxPorts[i]!);
-      } catch (err) {
-        refused.set(c.name, firstLine(err));
+      // Another test process may take a port between choosing and listening: try fresh ones.
+      for (let attempt = 0, port = mxPorts[i]!; ; attempt++) {
+        try {
+          await startGateway(cleanup, mxMain, { master: () => baseServices + servicesText([c], [port], tablesDir) });
+          mxPortOf.set(c.name, port);
+          break;
+        } catch (err) {
+          if (attempt < 3 && /address already in use/.test(String(err))) { port = (await freePorts(1))[0]!; continue; }
+          refused.set(c.name, firstLine(err));
+          break;
+        }
       }
     });
   }

@@ -1,0 +1,211 @@
+/**
+ * @module logs/trace
+ * Follows one message through Postfix-format logs in a single pass: `mxguard logs trace`.
+ *
+ * Query: a queue id; an address (matched in `from=<>`, `to=<>`, `orig_to=<>`); a client IP (matched
+ * in `client=NAME[IP]` and in NOQUEUE lines' `from NAME[IP]`); or a message-id in angle brackets
+ * (matched in `message-id=`). Every line of a matching queue id is kept, and the trace follows:
+ *   - re-injection after a content filter: a delivery line `status=sent (… queued as NEWID)`;
+ *   - bounces: `sender non-delivery notification: NEWID`;
+ *   - the smtpd session before `ID: client=`: the same smtpd process's `NOQUEUE:` and other
+ *     id-less lines since its `connect from` (or its previous message), so a `reject_warning`
+ *     logged at RCPT time is shown with the message it let in.
+ *
+ * Memory: lines of a queue id are held only until its `removed` line; an id that never matched is
+ * then dropped. Session buffers are cleared at each `connect from`/`client=`/`disconnect` and
+ * capped at SESSION_CAP lines.
+ * XXX a link found after the parent id was removed (the child matched only later) is not followed
+ * backwards: the parent's lines are gone by then.
+ */
+import { isIP } from 'node:net';
+import { QUEUE_ID_RE, newStats, parseFiles, type LogLine, type ParseOptions, type ParseStats } from './parse.js';
+
+export type TraceQuery =
+  | { readonly kind: 'id'; readonly value: string }
+  | { readonly kind: 'address'; readonly value: string }
+  | { readonly kind: 'ip'; readonly value: string }
+  | { readonly kind: 'message-id'; readonly value: string };
+
+/** A kept line with its place in the input, for a stable order. */
+export interface TracedLine extends LogLine {
+  readonly file: string;
+  /** The line as read. */
+  readonly raw: string;
+  readonly seq: number;
+}
+
+export interface TraceResult {
+  /** Matching lines, ordered by time, then by input order. */
+  readonly lines: readonly TracedLine[];
+  /** Traced queue ids in the order they were first seen. */
+  readonly ids: readonly string[];
+  readonly summary: readonly string[];
+  readonly stats: ParseStats;
+}
+
+const SESSION_CAP = 200;
+
+/** classifyQuery - what kind of thing the user asked for. */
+export function classifyQuery(q: string): TraceQuery {
+  if (isIP(q)) return { kind: 'ip', value: q };
+  if (q.startsWith('<') && q.endsWith('>')) return { kind: 'message-id', value: q };
+  if (QUEUE_ID_RE.test(q)) return { kind: 'id', value: q };
+  return { kind: 'address', value: q.toLowerCase() };
+}
+
+const ADDR_RE = /(?:^|[\s,])(?:from|to|orig_to)=<([^>]*)>/g;
+const CLIENT_RE = /\bclient=[^\s[]*\[([^\]]+)\]/;
+const NOQUEUE_CLIENT_RE = /\bfrom [^\s[]*\[([^\]]+)\]/;
+const MSGID_RE = /\bmessage-id=(<[^>]*>|\S+)/;
+const QUEUED_AS_RE = /\bstatus=sent \(.*\bqueued as ([0-9A-Za-z]+)\)/;
+const BOUNCE_RE = /\bsender (?:non-delivery|delay|delivery status) notification: ([0-9A-Za-z]+)/;
+
+/** lineMatches - does this line mention the queried address, client or message-id? */
+function lineMatches(q: TraceQuery, l: LogLine): boolean {
+  switch (q.kind) {
+    case 'id': return l.queueId === q.value;
+    case 'address':
+      for (const m of l.text.matchAll(ADDR_RE)) if (m[1]!.toLowerCase() === q.value) return true;
+      return MSGID_RE.exec(l.text)?.[1] === `<${q.value}>`;
+    case 'ip': {
+      const m = (l.queueId ? CLIENT_RE : NOQUEUE_CLIENT_RE).exec(l.text);
+      return m?.[1] === q.value;
+    }
+    case 'message-id': return MSGID_RE.exec(l.text)?.[1] === q.value;
+  }
+}
+
+const isSmtpd = (l: LogLine): boolean => /(?:^|\/)smtpd$/.test(l.program);
+const sessionKey = (l: LogLine): string => `${l.host} ${l.program} ${l.pid ?? ''}`;
+
+interface IdRecord {
+  lines: TracedLine[];
+  matched: boolean;
+  links: Set<string>;
+}
+
+/** trace - reads `files` once and returns the lines and summary of the queried message(s). */
+export async function trace(query: TraceQuery, files: readonly string[], opts: ParseOptions = {}): Promise<TraceResult> {
+  const stats = newStats();
+  const records = new Map<string, IdRecord>();
+  const sessions = new Map<string, TracedLine[]>();
+  const kept: TracedLine[] = [];
+  const order: string[] = [];
+  let seq = 0;
+
+  const record = (id: string): IdRecord => {
+    let r = records.get(id);
+    if (!r) {
+      r = { lines: [], matched: false, links: new Set() };
+      records.set(id, r);
+    }
+    return r;
+  };
+  const markMatched = (id: string): void => {
+    const r = record(id);
+    if (r.matched) return;
+    r.matched = true;
+    order.push(id);
+    for (const other of r.links) markMatched(other);
+  };
+  if (query.kind === 'id') markMatched(query.value);
+
+  for await (const raw of parseFiles(files, stats, opts)) {
+    const l: TracedLine = { ...raw, seq: seq++ };
+    const id = l.queueId;
+    if (!id) {
+      if (isSmtpd(l)) {
+        const key = sessionKey(l);
+        if (/^connect from /.test(l.text)) sessions.set(key, []);
+        if (/^disconnect from /.test(l.text)) sessions.delete(key);
+        else {
+          const buf = sessions.get(key) ?? [];
+          if (buf.length < SESSION_CAP) buf.push(l);
+          sessions.set(key, buf);
+        }
+      }
+      if (query.kind !== 'id' && /^NOQUEUE: /.test(l.text) && lineMatches(query, l)) kept.push(l);
+      continue;
+    }
+    const r = record(id);
+    if (isSmtpd(l) && /^client=/.test(l.text.slice(id.length + 2))) {
+      const key = sessionKey(l);
+      for (const s of sessions.get(key) ?? []) if (/^NOQUEUE: /.test(s.text)) r.lines.push(s);
+      sessions.set(key, []);
+    }
+    r.lines.push(l);
+    if (!r.matched && lineMatches(query, l)) markMatched(id);
+    const next = QUEUED_AS_RE.exec(l.text)?.[1] ?? BOUNCE_RE.exec(l.text)?.[1];
+    if (next && next !== id) {
+      r.links.add(next);
+      record(next).links.add(id);
+      if (r.matched) markMatched(next);
+      else if (record(next).matched) markMatched(id);
+    }
+    if (/: removed$/.test(l.text) && !r.matched) records.delete(id);
+  }
+
+  for (const id of order) {
+    const r = records.get(id);
+    if (r) kept.push(...r.lines);
+  }
+  const seen = new Set<number>();
+  const lines = kept.filter((l) => !seen.has(l.seq) && seen.add(l.seq))
+    .sort((a, b) => a.time.getTime() - b.time.getTime() || a.seq - b.seq);
+  const ids = order.filter((id) => (records.get(id)?.lines.length ?? 0) > 0);
+  return { lines, ids, summary: summarize(ids, records, lines), stats };
+}
+
+/** afterId - the text of a line without its `ID: ` prefix. */
+const afterId = (l: LogLine): string => (l.queueId ? l.text.slice(l.queueId.length + 2) : l.text);
+const field = (text: string, name: string): string | undefined =>
+  new RegExp(`(?:^|[\\s,])${name}=([^,\\s]+(?: \\([^)]*\\))?)`).exec(text)?.[1];
+
+/** summarize - plain-language account of each traced id, then every reject_warning. */
+function summarize(ids: readonly string[], records: Map<string, IdRecord>, lines: readonly TracedLine[]): string[] {
+  const out: string[] = [];
+  for (const id of ids) {
+    const facts: string[] = [];
+    for (const l of records.get(id)!.lines) {
+      if (l.queueId !== id) continue;
+      const t = afterId(l);
+      let m: RegExpExecArray | null;
+      if ((m = /^client=(\S+)/.exec(t))) facts.push(`accepted from ${m[1]}`);
+      else if (/^uid=\d+ from=/.test(t)) facts.push(`accepted from local submission (${t})`);
+      else if ((m = /^(?:milter-)?reject: (.*)$/.exec(t))) facts.push(`rejected: ${m[1]}`);
+      else if ((m = /^(?:milter-)?discard: (.*)$/.exec(t))) facts.push(`discarded: ${m[1]}`);
+      else if ((m = /^(?:milter-)?hold: (.*)$/.exec(t))) facts.push(`put on hold: ${m[1]}`);
+      else if ((m = BOUNCE_RE.exec(t))) facts.push(`bounced: a notification to the sender was queued as ${m[1]}`);
+      else if (/\bstatus=/.test(t)) {
+        const to = /(?:^|[\s,])to=(<[^>]*>)/.exec(t)?.[1] ?? '?';
+        const relay = field(t, 'relay') ?? '?';
+        const status = /\bstatus=(\w+)(?: \((.*)\))?$/.exec(t);
+        const state = status?.[1] ?? '?';
+        const detail = status?.[2] ?? '';
+        const hop = QUEUED_AS_RE.exec(t)?.[1];
+        if (state === 'sent' && hop) facts.push(`handed to ${relay} for ${to} (content filter or next hop), re-queued as ${hop}`);
+        else if (state === 'sent') facts.push(`delivered to ${to} via ${relay}: ${detail}`);
+        else if (state === 'bounced') facts.push(`bounced for ${to} via ${relay}: ${detail}`);
+        else facts.push(`${state} for ${to} via ${relay}: ${detail}`);
+      }
+    }
+    const parents = [...records.get(id)!.links].filter((p) => records.get(p)?.lines.some((l) => l.queueId === p && QUEUED_AS_RE.exec(l.text)?.[1] === id));
+    if (parents.length > 0) facts.unshift(`re-injected from ${parents.join(', ')}`);
+    out.push(`${id}: ${facts.length > 0 ? facts.join('; ') : 'no outcome logged'}`);
+  }
+  for (const l of lines) {
+    const m = /\breject_warning: (.*)$/.exec(l.text);
+    if (m) {
+      out.push(`warning (${l.queueId ?? 'NOQUEUE'}): a restriction would have rejected this message but warn_if_reject turned it into a warning: ${m[1]}`);
+    }
+  }
+  const noqueueRejects = lines.filter((l) => !l.queueId && /^NOQUEUE: reject: /.test(l.text));
+  for (const l of noqueueRejects) out.push(`rejected before queueing: ${l.text.slice('NOQUEUE: reject: '.length)}`);
+  if (out.length === 0) out.push('nothing matched');
+  return out;
+}
+
+/** formatLine - one kept line as it appeared in the log, prefixed with its file when several were read. */
+export function formatLine(l: TracedLine, withFile = false): string {
+  return withFile ? `${l.file}: ${l.raw}` : l.raw;
+}
