@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import type { Config } from '../config/config.js';
 import type { StateStore } from '../state/types.js';
 import { clientAllowed, mergeClient, mergeRecipient, parseClientAllowlist, parseRecipientAllowlist, recipientAllowed, type ClientAllowlist, type RecipientAllowlist } from './allowlist.js';
-import { normaliseSender, tripletKey } from './triplet.js';
+import { tripletKey, tripletKeyOf } from './triplet.js';
 
 export interface GreylistSettings {
   readonly delay: number;          // seconds
@@ -100,9 +100,9 @@ export async function greylistDecide(store: StateStore, s: GreylistSettings, req
   const ttlMs = s.maxAge * 1000;
   // With an SPF-authorised sender, its SPF domain stands for every address it may send from.
   const awlKey = req.spfDomain ? `grey:c:spf:${req.spfDomain.toLowerCase()}` : `grey:c:${req.clientAddress.toLowerCase()}`;
-  const key = req.spfDomain
-    ? `grey:t:${`spf:${req.spfDomain}/${normaliseSender(req.sender)}/${req.recipient}`.toLowerCase()}`
-    : `grey:t:${tripletKey(req.clientAddress, req.sender, req.recipient, s.v4Prefix, s.v6Prefix)}`;
+  const key = `grey:t:${req.spfDomain
+    ? tripletKeyOf(`spf:${req.spfDomain}`, req.sender, req.recipient)
+    : tripletKey(req.clientAddress, req.sender, req.recipient, s.v4Prefix, s.v6Prefix)}`;
   // Both reads at once: one round trip to a remote store instead of two.
   const [awl, old] = await Promise.all([s.awlClients > 0 ? store.get(awlKey) : undefined, store.get(key)]);
   let awlCount = 0, awlLast: number | undefined;

@@ -62,5 +62,10 @@ export function normaliseSender(sender: string): string {
 
 /** tripletKey - `network/sender/recipient`, lower case (postgrey's database key). */
 export function tripletKey(clientAddress: string, sender: string, recipient: string, v4Prefix = 24, v6Prefix = 64): string {
-  return `${clientNetwork(clientAddress, v4Prefix, v6Prefix)}/${normaliseSender(sender)}/${recipient}`.toLowerCase();
+  return tripletKeyOf(clientNetwork(clientAddress, v4Prefix, v6Prefix), sender, recipient);
+}
+
+/** tripletKeyOf - the key for a client part already chosen (a network, or `spf:DOMAIN`). */
+export function tripletKeyOf(client: string, sender: string, recipient: string): string {
+  return `${client}/${normaliseSender(sender)}/${recipient}`.toLowerCase();
 }

@@ -187,6 +187,11 @@ export class SessionLimits {
  * checkLimitsConfig - parses the rules and allowlists of a service's configuration at start-up,
  * so that a malformed rule or network stops mxguard (ConfigError) instead of failing sessions.
  */
+/** Whether a client is in $smtpd_client_event_limit_exceptions (exempt from client_address rules). */
+export function isEventLimitException(cfg: Config, address: string, name: string): boolean {
+  return active(cfg).exceptions.matches(address, name);
+}
+
 export function checkLimitsConfig(cfg: Config): void {
   active(cfg);
   isBanExempt(cfg, '0.0.0.0');

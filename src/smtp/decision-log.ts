@@ -28,8 +28,7 @@ export function shouldTrace(cfg: Config, client: ClientInfo, d: Decision): boole
   if (mode === 'reject' && (d.action === 'reject' || d.trace.some((s) => s.outcome.kind === 'reject_warning'))) return true;
   const peers = debugPeers(cfg);
   if (!peers) return false;
-  const m = peers.match(client.address, client.name);
-  return !!m && !m.negated;
+  return peers.matches(client.address, client.name);
 }
 
 /** One line per evaluated restriction: `list: restriction args -> outcome [reply] (why)`. */

@@ -477,22 +477,17 @@ export class Session {
 
   /**
    * Runs a stage's restriction list (smtpd_delay_reject = no for client/helo/sender; data and
-   * end_of_data always); what it asks for is logged as Postfix logs it, and a reject returned
-   * for the reply.
+   * end_of_data always); what it asks for is logged as Postfix logs it. The caller replies with
+   * the reject (rejection()), or keeps the accepted decision's actions for the transaction.
    */
-  private async stageReject(stage: 'helo' | 'mail' | 'data' | 'eod', where: string, ctx: TransactionContext, recipient?: string): Promise<Reply | undefined> {
+  private async stageDecision(stage: 'helo' | 'mail' | 'data' | 'eod', where: string, ctx: TransactionContext, recipient?: string): Promise<Decision> {
     // Postfix logs the HELO name being checked, and the protocol as it stood before the command.
     const view = stage === 'mail' ? { sender: ctx.sender, recipient } : { recipient, helo: stage === 'helo' && !this.helo ? ctx.helo : undefined };
     const d = await this.applyDecision(await evaluateStage(stage, ctx), where, view);
     if (stage === 'helo') this.deferIfPermit.helo = d.deferIfPermit;
     if (stage === 'mail') this.deferIfPermit.sender = d.deferIfPermit;
-    if (d.action === 'reject' && d.reply) return d.reply;
-    this.lastStageDecision = d;
-    return undefined;
+    return d;
   }
-
-  /** The last accepted stage decision, whose actions the caller keeps for the transaction. */
-  private lastStageDecision: Decision | undefined;
 
   // ---- verbs --------------------------------------------------------------------------
 
@@ -504,7 +499,7 @@ export class Session {
       return;
     }
     void this.abortTransaction();
-    const rejected = await this.stageReject('helo', extended ? 'EHLO' : 'HELO', { ...this.context('helo'), helo: arg.trim(), protocol: extended ? 'ESMTP' : 'SMTP' });
+    const rejected = rejection(await this.stageDecision('helo', extended ? 'EHLO' : 'HELO', { ...this.context('helo'), helo: arg.trim(), protocol: extended ? 'ESMTP' : 'SMTP' }));
     if (rejected) { this.count(name, false); await this.fail(rejected); return; }
     this.helo = arg.trim();
     this.esmtp = extended;
@@ -653,15 +648,15 @@ export class Session {
           return fail(reply(555, '5.4', `Unsupported option: ${k}`));
       }
     }
-    this.lastStageDecision = undefined;
     const limited = await this.limits.mail(this.sasl?.username, parsed.address, declaredSize);
     if (limited) return fail(limited);
-    const rejected = await this.stageReject('mail', 'MAIL', { ...this.context('mail'), sender: parsed.address });
+    const decision = await this.stageDecision('mail', 'MAIL', { ...this.context('mail'), sender: parsed.address });
+    const rejected = rejection(decision);
     if (rejected) return fail(rejected);
     const auth = await this.mailAuth(parsed.address);
     if (auth?.reply) return fail(auth.reply);
     this.tx = { sender: parsed.address, smtputf8: smtputf8Param, body, ret, declaredSize, recipients: [], rcptTotal: 0, auth };
-    if (this.lastStageDecision) this.keepActions(this.lastStageDecision);
+    this.keepActions(decision);
     this.count('mail', true);
     this.send(reply(250, '1.0', 'Ok'));
   }
@@ -697,7 +692,8 @@ export class Session {
     const limited = await this.limits.rcpt(this.sasl?.username, this.tx.sender);
     if (limited) return fail(limited);
     const decision = await this.applyDecision(await evaluateRcpt(this.context('rcpt', parsed.address)), 'RCPT', { recipient: parsed.address });
-    if (decision.action === 'reject' && decision.reply) return fail(decision.reply);
+    const rejected = rejection(decision);
+    if (rejected) return fail(rejected);
     this.keepActions(decision);
     if (!this.tx.queueId) {
       // Postfix opens the queue file at the first accepted recipient and logs client= then.
@@ -747,11 +743,11 @@ export class Session {
     if (!this.tx) return fail(reply(503, '5.1', 'Error: need RCPT command'));
     if (this.tx.bdat) return fail(reply(503, '5.1', 'Error: DATA after BDAT'));
     if (this.tx.recipients.length === 0) return fail(reply(554, '5.1', 'Error: no valid recipients'));
-    this.lastStageDecision = undefined;
     const only = this.tx.recipients.length === 1 ? this.tx.recipients[0]!.address : undefined;
-    const rejected = await this.stageReject('data', 'DATA', this.context('data', only), only);
+    const decision = await this.stageDecision('data', 'DATA', this.context('data', only), only);
+    const rejected = rejection(decision);
     if (rejected) return fail(rejected);
-    if (this.lastStageDecision) this.keepActions(this.lastStageDecision);
+    this.keepActions(decision);
     let writer: SpoolWriter;
     try { writer = await this.openMessage(); } catch (e) { return this.queueError(e, fail); }
     this.send(reply(354, undefined, 'End data with <CR><LF>.<CR><LF>'));
@@ -810,10 +806,10 @@ export class Session {
     }
     if (!writeError) {
       this.tx = tx;
-      this.lastStageDecision = undefined;
       const only = tx.recipients.length === 1 ? tx.recipients[0]!.address : undefined;
-      const rejected = await this.stageReject('eod', 'END-OF-MESSAGE', this.context('eod', only), only);
-      if (!rejected && this.lastStageDecision) this.keepActions(this.lastStageDecision, tx);
+      const decision = await this.stageDecision('eod', 'END-OF-MESSAGE', this.context('eod', only), only);
+      const rejected = rejection(decision);
+      if (!rejected) this.keepActions(decision, tx);
       this.tx = undefined;
       if (rejected) { await writer.abort(); this.count(cmd, false); await this.fail(rejected); return; }
     }
@@ -982,7 +978,8 @@ export class Session {
     // smtpd_etrn_restrictions (with smtpd_delay_reject, the client and HELO lists first).
     const domain = arg.trim().replace(/^@/, '');
     const d = await this.applyDecision(await evaluateStage('etrn', { ...this.context('etrn'), etrnDomain: domain }), 'ETRN');
-    if (d.action === 'reject' && d.reply) { this.count('etrn', false); await this.fail(d.reply); return; }
+    const rejected = rejection(d);
+    if (rejected) { this.count('etrn', false); await this.fail(rejected); return; }
     // mxguard keeps no per-domain fast-flush logs: like Postfix without fast_flush_domains.
     this.count('etrn', false);
     await this.fail(reply(459, '3.0', `<${arg.trim()}>: service unavailable`));
@@ -1058,4 +1055,9 @@ function withActions<E extends QueuedEnvelope>(env: E, a: TransactionActions): E
   if (a.redirect) recipients = [{ address: a.redirect }];
   if (a.bcc && !recipients.some((r) => r.address === a.bcc)) recipients = [...recipients, { address: a.bcc }];
   return { ...env, recipients, ...(a.filter ? { filter: a.filter } : {}), ...(a.hold ? { hold: true } : {}) };
+}
+
+/** The reply of a rejecting decision; undefined when the command is accepted. */
+function rejection(d: Decision): Reply | undefined {
+  return d.action === 'reject' ? d.reply : undefined;
 }

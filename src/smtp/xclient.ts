@@ -30,6 +30,7 @@
  * reject_unknown_client_hostname answers $unknown_client_reject_code or 450 as for a real lookup.
  */
 import ipaddr from 'ipaddr.js';
+import { validHostname } from '../engine/restrictions/hostname-syntax.js';
 import { reply, type Reply } from './reply.js';
 
 /** Attribute names in the order Postfix 3.7 announces them after EHLO. */
@@ -96,18 +97,6 @@ function printable(bytes: Buffer): string {
   let text: string;
   try { text = new TextDecoder('utf-8', { fatal: true }).decode(bytes); } catch { text = bytes.toString('latin1').replace(/[\x80-\xff]/g, '?'); }
   return text.replace(/[\x00-\x1f\x7f-\x9f]/g, '?');
-}
-
-/** valid_hostname() of Postfix (DONT_GRIPE): the syntax of a client host name. */
-export function validHostname(name: string): boolean {
-  if (name.length === 0 || name.length > 255) return false;
-  const labels = name.split('.');
-  for (const l of labels) {
-    if (l.length === 0 || l.length > 63) return false;
-    if (!/^[A-Za-z0-9_-]+$/.test(l) || l.startsWith('-') || l.endsWith('-')) return false;
-  }
-  // A name of digits and dots only would read as an address.
-  return !/^[\d.]+$/.test(name);
 }
 
 /**

@@ -11,7 +11,8 @@ import { sharedGateway, startGateway } from '../helpers/gateway.js';
 import { SmtpTestClient } from '../helpers/smtp-client.js';
 import { startPostfix } from '../helpers/postfix.js';
 import { freePort } from '../helpers/ports.js';
-import { normalizeClientAddress, parseXclient, smtpTokens, validHostname, xtextDecode, xtextEncode } from '../../src/smtp/xclient.js';
+import { normalizeClientAddress, parseXclient, smtpTokens, xtextDecode, xtextEncode } from '../../src/smtp/xclient.js';
+import { validHostname } from '../../src/engine/restrictions/hostname-syntax.js';
 
 // ---- the parser ---------------------------------------------------------------------------
 

@@ -49,12 +49,20 @@ interface Looked {
   readonly matched: readonly string[];
 }
 
+/** The list's domain (lower case, without a trailing dot) and reply filter, from a restriction argument. */
+function parseListArg(arg: string): { domain: string; filter?: ReplyFilter } | { error: string } {
+  let parsed: ReturnType<typeof splitListArg>;
+  try { parsed = splitListArg(arg); } catch (e) { return { error: `RBL reply error: ${(e as Error).message}` }; }
+  const domain = parsed.domain.replace(/\.$/, '').toLowerCase();
+  if (!domain || !validHostname(domain)) return { error: `bad DNS list domain name "${parsed.domain}"` };
+  return { domain, ...(parsed.filter ? { filter: parsed.filter } : {}) };
+}
+
 /** One list lookup from a restriction, with its health and session bookkeeping. */
 async function look(env: RestrictionEnv, arg: string, key: string, kind: ListKind): Promise<Looked | Outcome> {
-  let parsed: ReturnType<typeof splitListArg>;
-  try { parsed = splitListArg(arg); } catch (e) { return configError(`RBL reply error: ${(e as Error).message}`); }
-  const domain = parsed.domain.replace(/\.$/, '').toLowerCase();
-  if (!domain || !validHostname(domain)) return configError(`bad DNS list domain name "${parsed.domain}"`);
+  const parsed = parseListArg(arg);
+  if ('error' in parsed) return configError(parsed.error);
+  const { domain } = parsed;
   const resolver = env.facts.dns();
   const health = healthFor(env.facts.config, resolver);
   const answer = await queryList(key, {
@@ -73,9 +81,9 @@ const isOutcome = (x: Looked | Outcome): x is Outcome => 'kind' in x;
  */
 function prefetchName(env: RestrictionEnv, arg: string | undefined, key: string | undefined): { name: string; type: 'A' }[] {
   if (!arg || !key) return [];
-  let domain: string;
-  try { domain = splitListArg(arg).domain.replace(/\.$/, '').toLowerCase(); } catch { return []; }
-  if (!domain || !validHostname(domain)) return [];
+  const parsed = parseListArg(arg);
+  if ('error' in parsed) return [];
+  const { domain } = parsed;
   const h = healthFor(env.facts.config, env.facts.dns()).get(domain);
   if (h && h.state !== 'healthy') return [];
   return [{ name: `${key}.${domain}`, type: 'A' }];

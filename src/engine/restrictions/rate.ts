@@ -7,20 +7,12 @@
  * on `messages`. The gateway's own sessions already apply the rules (limits/); naming this
  * restriction in a gateway list would count twice.
  */
-import { NetworkList } from '../networks.js';
 import { dunno, policyReply, reject } from '../outcome.js';
+import { isEventLimitException } from '../../limits/index.js';
 import { applyRules } from '../../limits/limiter.js';
 import { limitsStore, storeFailureMode } from '../../limits/store.js';
 import { StoreUnavailableError } from '../../state/types.js';
-import type { Config } from '../../config/config.js';
 import { defineRestriction } from './define.js';
-
-const exceptionsCache = new WeakMap<Config, NetworkList>();
-function exceptions(cfg: Config): NetworkList {
-  let l = exceptionsCache.get(cfg);
-  if (!l) { l = new NetworkList(cfg.list('smtpd_client_event_limit_exceptions'), { name: 'smtpd_client_event_limit_exceptions' }); exceptionsCache.set(cfg, l); }
-  return l;
-}
 
 export const rateRestrictions = [
   defineRestriction({
@@ -32,13 +24,12 @@ export const rateRestrictions = [
       const metric = env.stage === 'rcpt' ? 'recipients' : env.stage === 'data' || env.stage === 'eod' ? 'messages' : undefined;
       if (!metric) return dunno('rate limits count recipients at RCPT and messages at DATA');
       const cfg = env.facts.config;
-      const m = exceptions(cfg).match(tx.client.address, tx.client.name);
       const subject = {
         service: tx.service, address: tx.client.address, clientLog: `${tx.client.name}[${tx.client.address}]`,
         ...(tx.sasl ? { saslUsername: tx.sasl.username } : {}), ...(tx.sender !== undefined ? { sender: tx.sender } : {}),
       };
       try {
-        const v = await applyRules(await limitsStore(cfg), cfg, metric, subject, 1, 'take', { exemptClient: !!m && !m.negated });
+        const v = await applyRules(await limitsStore(cfg), cfg, metric, subject, 1, 'take', { exemptClient: isEventLimitException(cfg, tx.client.address, tx.client.name) });
         if (!v) return dunno(`within every ${metric} rule`);
         env.run.events.push({ action: 'warning', text: v.log });
         return reject(policyReply(v.reply.code, v.reply.status ?? '7.1', v.reply.text.join(' ')), v.log);
