@@ -5,6 +5,8 @@
  */
 import type { Command } from 'commander';
 import { classifyQuery, formatLine, trace } from '../logs/trace.js';
+import { configureDetect } from './logs-detect.js';
+import { configureReport } from './logs-report.js';
 
 type Run = (fn: () => number | Promise<number | void> | void) => Promise<void>;
 
@@ -21,7 +23,7 @@ export async function logsTrace(query: string, files: readonly string[]): Promis
   return r.lines.length > 0 ? 0 : 1;
 }
 
-/** registerLogsCommand - adds `logs trace` to the program. */
+/** registerLogsCommand - adds `logs trace`, `logs report` and `logs detect` to the program. */
 export function registerLogsCommand(program: Command, run: Run): void {
   const logs = program.command('logs').description('read Postfix-format mail logs');
   logs.command('trace')
@@ -29,4 +31,6 @@ export function registerLogsCommand(program: Command, run: Run): void {
     .argument('<query>', 'queue id, address, client IP, or <message-id>')
     .argument('[files...]', 'log files, plain or gzip; - or none for standard input')
     .action((query: string, files: string[]) => run(() => logsTrace(query, files)));
+  configureReport(logs.command('report'), run);
+  configureDetect(logs.command('detect'), run);
 }

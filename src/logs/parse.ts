@@ -57,12 +57,7 @@ const SHORT_ID = '[0-9A-F]{6,12}';   // Postfix's short ids: 6+ hex digits (olde
 const LONG_ID = '[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,}';
 /** A whole string that is a Postfix queue id (short or long form). */
 export const QUEUE_ID_RE = new RegExp(`^(?:${SHORT_ID}|${LONG_ID})$`);
-const QUEUE_ID_PREFIX_RE = new RegExp(`^(${SHORT_ID}|${LONG_ID}): `);
 
-const TRADITIONAL_RE = /^([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))? (\S+) (.*)$/;
-const RFC3339_RE = /^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)) (\S+) (.*)$/;
-/** `program[pid]: text` or `program: text`; a program name has no blanks, brackets or colons. */
-const TAG_RE = /^([^\s[\]:]+)(?:\[(\d+)\])?: ?(.*)$/;
 
 const DAY_MS = 86_400_000;
 
@@ -77,30 +72,91 @@ function traditionalTime(m: RegExpExecArray, now: Date): Date | undefined {
   return t.getTime() > now.getTime() + DAY_MS ? at(now.getFullYear() - 1) : t;
 }
 
-/** parseLine - one log line, or undefined when it is not in the expected shape. */
-export function parseLine(line: string, opts: ParseOptions = {}): LogLine | undefined {
-  let time: Date | undefined;
-  let host: string;
-  let rest: string;
-  const trad = TRADITIONAL_RE.exec(line);
-  if (trad) {
-    time = traditionalTime(trad, opts.now ?? new Date());
-    host = trad[7]!;
-    rest = trad[8]!;
+/**
+ * Stamp cache: consecutive lines mostly share their stamp (or a few), so the Date of the last stamp
+ * is reused. Callers must not mutate `time`.
+ */
+let cachedStamp = '';
+let cachedNow = 0;
+let cachedTime: Date | undefined;
+
+/** stampTime - the Date of a stamp string (traditional or RFC 3339), cached. */
+function stampTime(stamp: string, traditional: boolean, now: Date): Date | undefined {
+  if (stamp === cachedStamp && now.getTime() === cachedNow) return cachedTime;
+  let t: Date | undefined;
+  if (traditional) {
+    const m = TRADITIONAL_STAMP_RE.exec(stamp);
+    t = m ? traditionalTime(m, now) : undefined;
   } else {
-    const iso = RFC3339_RE.exec(line);
-    if (!iso) return undefined;
-    time = new Date(iso[1]!.replace(' ', 'T'));
-    host = iso[2]!;
-    rest = iso[3]!;
+    t = new Date(stamp.replace(' ', 'T'));
   }
-  if (!time || Number.isNaN(time.getTime())) return undefined;
-  const tag = TAG_RE.exec(rest);
-  if (!tag) return undefined;
-  const text = tag[3]!;
-  const id = QUEUE_ID_PREFIX_RE.exec(text);
-  const base = { time, host, program: tag[1]!, pid: tag[2] === undefined ? undefined : Number(tag[2]), text };
-  return id ? { ...base, queueId: id[1]! } : base;
+  if (t && Number.isNaN(t.getTime())) t = undefined;
+  cachedStamp = stamp;
+  cachedNow = now.getTime();
+  cachedTime = t;
+  return t;
+}
+
+const TRADITIONAL_STAMP_RE = /^([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))?$/;
+const RFC3339_STAMP_RE = /^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)$/;
+let defaultNow: Date | undefined;
+
+/**
+ * parseLine - one log line, or undefined when it is not in the expected shape.
+ * Hand-scanned rather than one big regular expression: this runs for every line of logs with
+ * millions of lines, and most of a line (the text) needs no look at all here.
+ */
+export function parseLine(line: string, opts: ParseOptions = {}): LogLine | undefined {
+  const now = opts.now ?? (defaultNow ??= new Date());
+  let stampEnd: number;
+  let traditional: boolean;
+  const c0 = line.charCodeAt(0);
+  if (c0 >= 65 && c0 <= 90) {
+    // `Mon DD HH:MM:SS[.frac] ` (the day space-padded, or not: `May 9 22:12:21`)
+    traditional = true;
+    const hourColon = line.charCodeAt(8) === 58 ? 8 : line.charCodeAt(9) === 58 ? 9 : -1;
+    if (hourColon < 0) return undefined;
+    stampEnd = hourColon + 6;
+    if (line.charCodeAt(stampEnd) === 46 /* . */) stampEnd = line.indexOf(' ', stampEnd);
+    if (stampEnd < 0 || line.charCodeAt(stampEnd) !== 32) return undefined;
+  } else if (c0 >= 48 && c0 <= 57) {
+    traditional = false;
+    stampEnd = line.indexOf(' ', 19);
+    if (stampEnd < 0) return undefined;
+    // `2026-11-27 10:00:00+00:00`: the blank after the date is part of the stamp.
+    if (stampEnd === 10) stampEnd = line.indexOf(' ', 11);
+    if (stampEnd < 0 || !RFC3339_STAMP_RE.test(line.slice(0, stampEnd))) return undefined;
+  } else {
+    return undefined;
+  }
+  const time = stampTime(line.slice(0, stampEnd), traditional, now);
+  if (!time) return undefined;
+  const hostEnd = line.indexOf(' ', stampEnd + 1);
+  if (hostEnd <= stampEnd + 1) return undefined;
+  const host = line.slice(stampEnd + 1, hostEnd);
+  // `program[pid]: text` or `program: text`; a program name has no blanks, brackets or colons.
+  const colon = line.indexOf(':', hostEnd + 1);
+  if (colon <= hostEnd + 1) return undefined;
+  const tag = line.slice(hostEnd + 1, colon);
+  let program = tag;
+  let pid: number | undefined;
+  const bracket = tag.indexOf('[');
+  if (bracket >= 0) {
+    if (bracket === 0 || tag.charCodeAt(tag.length - 1) !== 93 /* ] */) return undefined;
+    program = tag.slice(0, bracket);
+    const digits = tag.slice(bracket + 1, -1);
+    if (!/^\d+$/.test(digits)) return undefined;
+    pid = Number(digits);
+  }
+  if (/[\s[\]]/.test(program)) return undefined;
+  const text = line.slice(line.charCodeAt(colon + 1) === 32 ? colon + 2 : colon + 1);
+  // `QUEUEID: `: ids are 6 to about 20 characters.
+  const idEnd = text.indexOf(': ');
+  if (idEnd >= 6 && idEnd <= 24) {
+    const id = text.slice(0, idEnd);
+    if (QUEUE_ID_RE.test(id)) return { time, host, program, pid, queueId: id, text };
+  }
+  return { time, host, program, pid, text };
 }
 
 /** gunzipIfNeeded - passes bytes through, or through gunzip when they start with gzip's magic. */

@@ -1,0 +1,60 @@
+/**
+ * @module cli/logs-common
+ * Options every `mxguard logs` command shares: the files, the time range (pflogsumm's
+ * `-d today|yesterday`, plus `--since`/`--until`), `--strict`, and the progress bar; and the
+ * closing message about lines that were not understood.
+ */
+import { Option, type Command } from 'commander';
+import { dayRange, parseTimeOption, type LogInputOptions, type LogInputStats } from '../logs/input.js';
+
+/** The shared options as commander hands them over. */
+export interface InputFlags {
+  readonly day?: 'today' | 'yesterday';
+  readonly since?: string;
+  readonly until?: string;
+  readonly strict?: boolean;
+  readonly progress?: boolean;
+}
+
+/** addInputOptions - adds the shared options to a `logs` subcommand. */
+export function addInputOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('-d, --day <day>', 'only lines of that day (local time), as pflogsumm -d').choices(['today', 'yesterday']))
+    .option('--since <time>', 'only lines at or after TIME: YYYY-MM-DD[THH:MM[:SS]] (local), ISO 8601 with zone, or -N{s,m,h,d}')
+    .option('--until <time>', 'only lines before TIME (same forms as --since)')
+    .option('--strict', 'list every line that was not understood on standard error, and exit 1 if there was one')
+    .option('--no-progress', 'no progress bar (it is only drawn when standard error is a terminal)');
+}
+
+/** Collects not-understood lines for --strict, writing them as they come (memory stays flat). */
+export class StrictSink {
+  count = 0;
+  constructor(private readonly enabled: boolean) {}
+  readonly add = (raw: string, file: string, lineNo: number, why = 'not in Postfix log format'): void => {
+    this.count++;
+    if (this.enabled) process.stderr.write(`${file}:${lineNo}: ${why}: ${raw.length > 300 ? `${raw.slice(0, 300)}…` : raw}\n`);
+  };
+}
+
+/** inputOptions - the LogInputOptions of the shared flags; throws a clear error on a bad time. */
+export function inputOptions(files: readonly string[], flags: InputFlags, strict: StrictSink, now = new Date()): LogInputOptions {
+  let since = flags.since === undefined ? undefined : parseTimeOption(flags.since, now);
+  let until = flags.until === undefined ? undefined : parseTimeOption(flags.until, now);
+  if (flags.day) {
+    const r = dayRange(flags.day, now);
+    since = since && since > r.since ? since : r.since;
+    until = until && until < r.until ? until : r.until;
+  }
+  if (since && until && since >= until) throw new Error(`--since ${since.toISOString()} is not before --until ${until.toISOString()}`);
+  return { files, since, until, progress: flags.progress !== false, onUnparsed: strict.add };
+}
+
+/** reportUnderstood - the closing note on standard error; the exit status --strict asks for. */
+export function reportUnderstood(stats: LogInputStats, strict: StrictSink, flags: InputFlags, extraNotUnderstood = 0): number {
+  const bad = strict.count + extraNotUnderstood;
+  if (bad > 0 && !flags.strict) {
+    process.stderr.write(`mxguard: ${bad} of ${stats.lines} lines were not understood and were skipped (--strict lists them)\n`);
+  }
+  if (stats.lines === 0) process.stderr.write('mxguard: the input was empty\n');
+  return flags.strict && bad > 0 ? 1 : 0;
+}
