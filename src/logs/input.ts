@@ -64,6 +64,7 @@ export interface LogInputStats {
 }
 
 const CHUNK = 1 << 20;
+const MAX_LINE = 1 << 20;
 
 /** isGzip - does the file start with gzip's magic bytes? */
 async function isGzipFile(path: string): Promise<boolean> {
@@ -169,6 +170,7 @@ export async function scanLogs(opts: LogInputOptions, onLine: (l: InputLine) => 
       const parseOpts = { now: src.now };
       let rest = '';
       let lineNo = 0;
+      let skipToNewline = false;
       const handle = (line: string): void => {
         lineNo++;
         stats.lines++;
@@ -194,8 +196,14 @@ export async function scanLogs(opts: LogInputOptions, onLine: (l: InputLine) => 
         onLine({ time: l.time, host: l.host, program: l.program, pid: l.pid, queueId: l.queueId, text: l.text, raw: line, file: src.name, lineNo });
       };
       for await (const chunk of input) {
-        const str = rest + (typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer));
+        let str = rest + (typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer));
         let start = 0;
+        if (skipToNewline) {
+          const nl = str.indexOf('\n');
+          if (nl < 0) continue;
+          str = str.slice(nl + 1);
+          skipToNewline = false;
+        }
         for (;;) {
           const nl = str.indexOf('\n', start);
           if (nl < 0) break;
@@ -203,10 +211,17 @@ export async function scanLogs(opts: LogInputOptions, onLine: (l: InputLine) => 
           start = nl + 1;
         }
         rest = str.slice(start);
+        if (rest.length > MAX_LINE) {
+          // A "line" of more than 1 MiB is not a log line (a binary file, a missing newline):
+          // counted as not understood, and dropped so memory stays flat.
+          handle(rest.slice(0, 300));
+          rest = '';
+          skipToNewline = true;
+        }
         progress.update(stats.bytes, stats.lines);
       }
       rest += decoder.end();
-      if (rest.length > 0) handle(rest);
+      if (rest.length > 0 && !skipToNewline) handle(rest);
     }
   } finally {
     progress.done();

@@ -1,27 +1,16 @@
 /**
  * @module logs/parse
- * Streaming reader of Postfix-format log lines (as written by syslog, journald's syslog export, or
- * Postfix's own `maillog_file`).
+ * One Postfix-format log line (as written by syslog, journald's syslog export, or Postfix's own
+ * `maillog_file`) into `{ time, host, program, pid, queueId?, text }`; undefined when the line does
+ * not have the `STAMP HOST PROGRAM[PID]: TEXT` shape. Reading files is logs/input's job.
  *
- * Input: a plain file, a gzip file (detected by its magic bytes, not its name, so rotated
- * `maillog.2.gz` and a gzip stream on standard input both work), or standard input (`-`).
- * Each line becomes `{ time, host, program, pid, queueId?, text }`; a line that does not have
- * the `STAMP HOST PROGRAM[PID]: TEXT` shape is counted in `stats.unparsed` and skipped.
- *
- * Stamps: traditional syslog (`Jul 19 07:59:07`, local time, no year: the current year is assumed,
- * or the previous one when that would put the line more than a day in the future) and RFC 3339
- * (`2026-11-27T10:00:00.123+00:00`).
- * Queue ids: short (10-12 upper-case hex digits) and long (`enable_long_queue_ids`: 10 or more
+ * Stamps: traditional syslog (`Jul 19 07:59:07`, `May 9 22:12:21`, local time, no year: the
+ * reference year is assumed, or the previous one when that would put the line more than a day after
+ * the reference time) and RFC 3339 (`2026-11-27T10:00:00.123+00:00`).
+ * Queue ids: short (6-12 upper-case hex digits) and long (`enable_long_queue_ids`: 10 or more
  * characters from Postfix's base-52 alphabet, which leaves out vowels). `NOQUEUE:` lines keep
  * `queueId` undefined; their text still starts with `NOQUEUE:`.
- *
- * Memory: lines are read one at a time through readline; nothing is kept between lines.
- * XXX a single line without a newline is held whole by readline, however long it is.
  */
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { Readable, pipeline } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 
 /** One understood log line. */
 export interface LogLine {
@@ -35,13 +24,6 @@ export interface LogLine {
   readonly queueId?: string;
   /** Everything after `PROGRAM[PID]: `, queue id prefix included. */
   readonly text: string;
-}
-
-/** Counters of one parse; `unparsed` lines did not have the expected shape. */
-export interface ParseStats {
-  lines: number;
-  parsed: number;
-  unparsed: number;
 }
 
 export interface ParseOptions {
@@ -102,6 +84,22 @@ const RFC3339_STAMP_RE = /^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\
 let defaultNow: Date | undefined;
 
 /**
+ * Host and program names repeat on every line: one shared copy of each. This also matters for
+ * memory: a slice of a long string keeps the whole string alive in V8, and these names would
+ * otherwise keep alive the 1 MiB read chunk they were cut from wherever they are kept as keys.
+ */
+const names = new Map<string, string>();
+function intern(s: string): string {
+  let v = names.get(s);
+  if (v === undefined) {
+    if (names.size >= 10_000) names.clear();
+    v = Buffer.from(s, 'utf8').toString('utf8'); // a fresh string, not a slice
+    names.set(v, v);
+  }
+  return v;
+}
+
+/**
  * parseLine - one log line, or undefined when it is not in the expected shape.
  * Hand-scanned rather than one big regular expression: this runs for every line of logs with
  * millions of lines, and most of a line (the text) needs no look at all here.
@@ -133,7 +131,7 @@ export function parseLine(line: string, opts: ParseOptions = {}): LogLine | unde
   if (!time) return undefined;
   const hostEnd = line.indexOf(' ', stampEnd + 1);
   if (hostEnd <= stampEnd + 1) return undefined;
-  const host = line.slice(stampEnd + 1, hostEnd);
+  const host = intern(line.slice(stampEnd + 1, hostEnd));
   // `program[pid]: text` or `program: text`; a program name has no blanks, brackets or colons.
   const colon = line.indexOf(':', hostEnd + 1);
   if (colon <= hostEnd + 1) return undefined;
@@ -149,6 +147,7 @@ export function parseLine(line: string, opts: ParseOptions = {}): LogLine | unde
     pid = Number(digits);
   }
   if (/[\s[\]]/.test(program)) return undefined;
+  program = intern(program);
   const text = line.slice(line.charCodeAt(colon + 1) === 32 ? colon + 2 : colon + 1);
   // `QUEUEID: `: ids are 6 to about 20 characters.
   const idEnd = text.indexOf(': ');
@@ -157,59 +156,4 @@ export function parseLine(line: string, opts: ParseOptions = {}): LogLine | unde
     if (QUEUE_ID_RE.test(id)) return { time, host, program, pid, queueId: id, text };
   }
   return { time, host, program, pid, text };
-}
-
-/** gunzipIfNeeded - passes bytes through, or through gunzip when they start with gzip's magic. */
-async function* gunzipIfNeeded(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  const it = src[Symbol.asyncIterator]();
-  const first = await it.next();
-  if (first.done) return;
-  const head = first.value;
-  async function* all(): AsyncGenerator<Buffer> {
-    yield head;
-    for (;;) {
-      const n = await it.next();
-      if (n.done) return;
-      yield n.value;
-    }
-  }
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
-    const gunzip = createGunzip();
-    // pipeline destroys the gunzip stream with the error of either side, which ends the loop below.
-    pipeline(Readable.from(all()), gunzip, () => undefined);
-    for await (const chunk of gunzip) yield chunk as Buffer;
-  } else {
-    yield* all();
-  }
-}
-
-/** openLog - a byte stream of `path`, or of standard input for `-`. */
-export function openLog(path: string): Readable {
-  return path === '-' ? process.stdin : createReadStream(path);
-}
-
-/** parseStream - the understood lines of a (possibly gzip) byte stream, in order. */
-export async function* parseStream(input: Readable, stats: ParseStats, opts: ParseOptions = {}): AsyncGenerator<LogLine & { readonly raw: string }> {
-  const rl = createInterface({ input: Readable.from(gunzipIfNeeded(input)), crlfDelay: Infinity });
-  for await (const raw of rl) {
-    stats.lines++;
-    const parsed = parseLine(raw, opts);
-    if (parsed) {
-      stats.parsed++;
-      yield { ...parsed, raw };
-    } else {
-      stats.unparsed++;
-    }
-  }
-}
-
-/** parseFiles - the lines of each file in turn (`-` is standard input). */
-export async function* parseFiles(paths: readonly string[], stats: ParseStats, opts: ParseOptions = {}): AsyncGenerator<LogLine & { readonly file: string; readonly raw: string }> {
-  for (const file of paths) {
-    for await (const l of parseStream(openLog(file), stats, opts)) yield { ...l, file };
-  }
-}
-
-export function newStats(): ParseStats {
-  return { lines: 0, parsed: 0, unparsed: 0 };
 }

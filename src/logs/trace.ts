@@ -18,7 +18,8 @@
  * backwards: the parent's lines are gone by then.
  */
 import { isIP } from 'node:net';
-import { QUEUE_ID_RE, newStats, parseFiles, type LogLine, type ParseOptions, type ParseStats } from './parse.js';
+import { scanLogs, type InputLine, type LogInputOptions, type LogInputStats } from './input.js';
+import { QUEUE_ID_RE, type LogLine } from './parse.js';
 
 export type TraceQuery =
   | { readonly kind: 'id'; readonly value: string }
@@ -27,10 +28,8 @@ export type TraceQuery =
   | { readonly kind: 'message-id'; readonly value: string };
 
 /** A kept line with its place in the input, for a stable order. */
-export interface TracedLine extends LogLine {
-  readonly file: string;
-  /** The line as read. */
-  readonly raw: string;
+export interface TracedLine extends InputLine {
+  /** Position in the whole input, for a stable order among lines with the same stamp. */
   readonly seq: number;
 }
 
@@ -40,7 +39,7 @@ export interface TraceResult {
   /** Traced queue ids in the order they were first seen. */
   readonly ids: readonly string[];
   readonly summary: readonly string[];
-  readonly stats: ParseStats;
+  readonly stats: LogInputStats;
 }
 
 const SESSION_CAP = 200;
@@ -75,19 +74,34 @@ function lineMatches(q: TraceQuery, l: LogLine): boolean {
   }
 }
 
-const isSmtpd = (l: LogLine): boolean => /(?:^|\/)smtpd$/.test(l.program);
+const isSmtpd = (l: LogLine): boolean => l.program.endsWith('smtpd') && (l.program.length === 5 || l.program.charCodeAt(l.program.length - 6) === 47 /* / */);
 const sessionKey = (l: LogLine): string => `${l.host} ${l.program} ${l.pid ?? ''}`;
 
 interface IdRecord {
   lines: TracedLine[];
   matched: boolean;
-  links: Set<string>;
 }
 
-/** trace - reads `files` once and returns the lines and summary of the queried message(s). */
-export async function trace(query: TraceQuery, files: readonly string[], opts: ParseOptions = {}): Promise<TraceResult> {
-  const stats = newStats();
+/** Links between queue ids (content-filter hops, bounces) kept at most; the oldest go first. */
+const LINK_CAP = 200_000;
+
+/**
+ * own - a copy of the line that does not keep the reader's 1 MiB chunk alive: the strings of a
+ * scanned line are slices of the chunk, and a trace keeps lines of every message in flight.
+ * (Concatenation then slicing makes V8 flatten into a new string of the line's own length.)
+ */
+function own(l: InputLine, seq: number): TracedLine {
+  const raw = (` ${l.raw}`).slice(1);
+  const text = raw.slice(raw.length - l.text.length);
+  return { time: l.time, host: l.host, program: l.program, pid: l.pid, queueId: l.queueId, text, raw, file: l.file, lineNo: l.lineNo, seq };
+}
+
+/** trace - reads the input once and returns the lines and summary of the queried message(s). */
+export async function trace(query: TraceQuery, input: LogInputOptions): Promise<TraceResult> {
   const records = new Map<string, IdRecord>();
+  /** id → ids it is linked with, both ways; may name ids never seen (a remote `queued as`). */
+  const links = new Map<string, Set<string>>();
+  const matched = new Set<string>();
   const sessions = new Map<string, TracedLine[]>();
   const kept: TracedLine[] = [];
   const order: string[] = [];
@@ -96,54 +110,67 @@ export async function trace(query: TraceQuery, files: readonly string[], opts: P
   const record = (id: string): IdRecord => {
     let r = records.get(id);
     if (!r) {
-      r = { lines: [], matched: false, links: new Set() };
+      r = { lines: [], matched: matched.has(id) };
       records.set(id, r);
     }
     return r;
   };
+  const link = (a: string, b: string): void => {
+    let s = links.get(a);
+    if (!s) {
+      if (links.size >= LINK_CAP) links.delete(links.keys().next().value!);
+      links.set(a, (s = new Set()));
+    }
+    s.add(b);
+  };
   const markMatched = (id: string): void => {
-    const r = record(id);
-    if (r.matched) return;
-    r.matched = true;
+    if (matched.has(id)) return;
+    matched.add(id);
     order.push(id);
-    for (const other of r.links) markMatched(other);
+    const r = records.get(id);
+    if (r) r.matched = true;
+    for (const other of links.get(id) ?? []) markMatched(other);
   };
   if (query.kind === 'id') markMatched(query.value);
 
-  for await (const raw of parseFiles(files, stats, opts)) {
-    const l: TracedLine = { ...raw, seq: seq++ };
-    const id = l.queueId;
+  const stats = await scanLogs(input, (line) => {
+    const id = line.queueId;
     if (!id) {
-      if (isSmtpd(l)) {
-        const key = sessionKey(l);
-        if (/^connect from /.test(l.text)) sessions.set(key, []);
-        if (/^disconnect from /.test(l.text)) sessions.delete(key);
+      if (isSmtpd(line)) {
+        const key = sessionKey(line);
+        if (line.text.startsWith('disconnect from ')) sessions.delete(key);
         else {
-          const buf = sessions.get(key) ?? [];
-          if (buf.length < SESSION_CAP) buf.push(l);
-          sessions.set(key, buf);
+          let buf = sessions.get(key);
+          if (!buf || line.text.startsWith('connect from ')) sessions.set(key, (buf = []));
+          // Only NOQUEUE lines are ever attached to a message; the rest of a session is not kept.
+          if (buf.length < SESSION_CAP && line.text.startsWith('NOQUEUE: ')) buf.push(own(line, seq));
         }
       }
-      if (query.kind !== 'id' && /^NOQUEUE: /.test(l.text) && lineMatches(query, l)) kept.push(l);
-      continue;
+      if (query.kind !== 'id' && line.text.startsWith('NOQUEUE: ') && lineMatches(query, line)) kept.push(own(line, seq));
+      seq++;
+      return;
     }
+    const l = own(line, seq++);
     const r = record(id);
-    if (isSmtpd(l) && /^client=/.test(l.text.slice(id.length + 2))) {
+    if (isSmtpd(l) && l.text.startsWith('client=', id.length + 2)) {
       const key = sessionKey(l);
-      for (const s of sessions.get(key) ?? []) if (/^NOQUEUE: /.test(s.text)) r.lines.push(s);
+      for (const s of sessions.get(key) ?? []) r.lines.push(s);
       sessions.set(key, []);
     }
     r.lines.push(l);
     if (!r.matched && lineMatches(query, l)) markMatched(id);
     const next = QUEUED_AS_RE.exec(l.text)?.[1] ?? BOUNCE_RE.exec(l.text)?.[1];
     if (next && next !== id) {
-      r.links.add(next);
-      record(next).links.add(id);
+      link(id, next);
+      link(next, id);
       if (r.matched) markMatched(next);
-      else if (record(next).matched) markMatched(id);
+      else if (matched.has(next)) markMatched(id);
     }
-    if (/: removed$/.test(l.text) && !r.matched) records.delete(id);
-  }
+    if (!r.matched && l.text.endsWith(': removed')) {
+      records.delete(id);
+      links.delete(id);
+    }
+  });
 
   for (const id of order) {
     const r = records.get(id);
@@ -153,7 +180,7 @@ export async function trace(query: TraceQuery, files: readonly string[], opts: P
   const lines = kept.filter((l) => !seen.has(l.seq) && seen.add(l.seq))
     .sort((a, b) => a.time.getTime() - b.time.getTime() || a.seq - b.seq);
   const ids = order.filter((id) => (records.get(id)?.lines.length ?? 0) > 0);
-  return { lines, ids, summary: summarize(ids, records, lines), stats };
+  return { lines, ids, summary: summarize(ids, records, links, lines), stats };
 }
 
 /** afterId - the text of a line without its `ID: ` prefix. */
@@ -162,7 +189,7 @@ const field = (text: string, name: string): string | undefined =>
   new RegExp(`(?:^|[\\s,])${name}=([^,\\s]+(?: \\([^)]*\\))?)`).exec(text)?.[1];
 
 /** summarize - plain-language account of each traced id, then every reject_warning. */
-function summarize(ids: readonly string[], records: Map<string, IdRecord>, lines: readonly TracedLine[]): string[] {
+function summarize(ids: readonly string[], records: Map<string, IdRecord>, links: Map<string, Set<string>>, lines: readonly TracedLine[]): string[] {
   const out: string[] = [];
   for (const id of ids) {
     const facts: string[] = [];
@@ -189,7 +216,7 @@ function summarize(ids: readonly string[], records: Map<string, IdRecord>, lines
         else facts.push(`${state} for ${to} via ${relay}: ${detail}`);
       }
     }
-    const parents = [...records.get(id)!.links].filter((p) => records.get(p)?.lines.some((l) => l.queueId === p && QUEUED_AS_RE.exec(l.text)?.[1] === id));
+    const parents = [...(links.get(id) ?? [])].filter((p) => records.get(p)?.lines.some((l) => l.queueId === p && QUEUED_AS_RE.exec(l.text)?.[1] === id));
     if (parents.length > 0) facts.unshift(`re-injected from ${parents.join(', ')}`);
     out.push(`${id}: ${facts.length > 0 ? facts.join('; ') : 'no outcome logged'}`);
   }

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { newStats, parseLine, parseStream } from '../../src/logs/parse.js';
+import { scanLogs, type InputLine } from '../../src/logs/input.js';
+import { parseLine } from '../../src/logs/parse.js';
 import { classifyQuery, trace } from '../../src/logs/trace.js';
 import { repoRoot, runCli } from '../helpers/run-cli.js';
 
@@ -53,20 +53,21 @@ test('RFC 3339 stamp, submission/smtpd, postfix-INSTANCE, long queue id, NOQUEUE
 
 test('gzip input is detected by its magic bytes; unparsed lines are counted', async () => {
   const text = 'Jul 19 07:59:07 mail postfix/qmgr[1]: B8D5D20BDD: removed\ngarbage\n2026-11-27T10:00:00Z h postfix/smtpd[2]: connect from x[192.0.2.1]\n';
-  const stats = newStats();
-  const got = [];
-  for await (const l of parseStream(Readable.from([gzipSync(text)]), stats, { now })) got.push(l);
+  const gz = join(mkdtempSync(join(tmpdir(), 'mxguard-logs-')), 'maillog.1');
+  writeFileSync(gz, gzipSync(text));
+  const got: InputLine[] = [];
+  const stats = await scanLogs({ files: [gz], now }, (l) => got.push(l));
   assert.deepEqual(got.map((l) => l.program), ['postfix/qmgr', 'postfix/smtpd']);
-  assert.deepEqual(stats, { lines: 3, parsed: 2, unparsed: 1 });
+  assert.deepEqual([stats.lines, stats.parsed, stats.unparsed], [3, 2, 1]);
 });
 
 test('trace by client IP and by message-id finds both hops; gzip file works', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mxguard-logs-'));
   const gz = join(dir, 'maillog.gz');
   writeFileSync(gz, gzipSync(readFileSync(fixture)));
-  const byIp = await trace(classifyQuery('37.215.63.185'), [gz], { now });
+  const byIp = await trace(classifyQuery('37.215.63.185'), { files: [gz], now });
   assert.deepEqual(byIp.ids, ['B8D5D20BDD', '96E1820C16']);
-  const byMsgId = await trace(classifyQuery('<[email protected]>'), [fixture], { now });
+  const byMsgId = await trace(classifyQuery('<[email protected]>'), { files: [fixture], now });
   assert.deepEqual(new Set(byMsgId.ids), new Set(['B8D5D20BDD', '96E1820C16']));
   assert.equal(classifyQuery('3mPVKl0Mhjz7sXv').kind, 'id');
   assert.equal(classifyQuery('[email protected]').kind, 'address');
