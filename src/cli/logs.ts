@@ -15,7 +15,7 @@ type Run = (fn: () => number | Promise<number | void> | void) => Promise<void>;
 /** logsTrace - runs one trace and writes it to standard output. */
 export async function logsTrace(query: string, files: readonly string[], flags: InputFlags = {}): Promise<number> {
   const strict = new StrictSink(flags.strict === true);
-  const r = await trace(classifyQuery(query), inputOptions(files, flags, strict));
+  const r = await trace(classifyQuery(query), inputOptions(files, flags, strict), { fast: flags.strict !== true });
   const out: string[] = r.lines.map((l) => formatLine(l, r.stats.files.length > 1));
   out.push('', 'Summary:', ...r.summary.map((s) => `  ${s}`));
   process.stdout.write(`${out.join('\n')}\n`);

@@ -42,8 +42,11 @@ export interface LogInputOptions {
   readonly now?: Date;
   /** Draw a progress bar on standard error if it is a terminal. */
   readonly progress?: boolean;
-  /** Cheap test on the raw line before it is parsed; false skips the line (counted as `skipped`). */
-  readonly prefilter?: (raw: string) => boolean;
+  /**
+   * Cheap test on the raw line before it is parsed; false skips the line (counted as `skipped`).
+   * `now` is the year reference for parsing the line later with parseLine.
+   */
+  readonly prefilter?: (raw: string, file: string, lineNo: number, now: Date) => boolean;
   /** Called with each line that is not in log format. */
   readonly onUnparsed?: (raw: string, file: string, lineNo: number) => void;
 }
@@ -175,7 +178,7 @@ export async function scanLogs(opts: LogInputOptions, onLine: (l: InputLine) => 
         lineNo++;
         stats.lines++;
         if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1); // CRLF
-        if (prefilter && !prefilter(line)) {
+        if (prefilter && !prefilter(line, src.name, lineNo, src.now)) {
           stats.skipped++;
           return;
         }

@@ -16,10 +16,16 @@
  * capped at SESSION_CAP lines.
  * XXX a link found after the parent id was removed (the child matched only later) is not followed
  * backwards: the parent's lines are gone by then.
+ *
+ * Tracing by queue id takes a fast path: only lines that contain a traced id are parsed; the others
+ * go into a ring of the last RING_SIZE raw lines. When an id joins the trace (a content-filter hop,
+ * a bounce, a parent) its earlier lines, and the smtpd session before its `client=` line, are taken
+ * from that ring. Hops and sessions are seconds apart, so the ring holds them; a parent whose
+ * earlier lines are more than RING_SIZE lines back is shown from the linking line on.
  */
 import { isIP } from 'node:net';
 import { scanLogs, type InputLine, type LogInputOptions, type LogInputStats } from './input.js';
-import { QUEUE_ID_RE, type LogLine } from './parse.js';
+import { QUEUE_ID_RE, parseLine, type LogLine } from './parse.js';
 
 export type TraceQuery =
   | { readonly kind: 'id'; readonly value: string }
@@ -96,8 +102,70 @@ function own(l: InputLine, seq: number): TracedLine {
   return { time: l.time, host: l.host, program: l.program, pid: l.pid, queueId: l.queueId, text, raw, file: l.file, lineNo: l.lineNo, seq };
 }
 
+/** Raw lines remembered for the queue-id fast path (about 35 MB of a typical log). */
+const RING_SIZE = 1 << 18;
+
+/** The last RING_SIZE raw lines that were not parsed, with what is needed to parse them later. */
+class LineRing {
+  private readonly raw: string[] = new Array<string>(RING_SIZE);
+  private readonly file: string[] = new Array<string>(RING_SIZE);
+  private readonly now: Date[] = new Array<Date>(RING_SIZE);
+  private readonly lineNo = new Int32Array(RING_SIZE);
+  private readonly seq = new Float64Array(RING_SIZE);
+  private n = 0;
+
+  push(raw: string, file: string, lineNo: number, now: Date, seq: number): void {
+    const i = this.n++ & (RING_SIZE - 1);
+    this.raw[i] = raw;
+    this.file[i] = file;
+    this.now[i] = now;
+    this.lineNo[i] = lineNo;
+    this.seq[i] = seq;
+  }
+
+  /** The remembered lines containing `needle`, oldest first, parsed. */
+  find(needle: string): TracedLine[] {
+    const out: TracedLine[] = [];
+    for (let k = Math.max(0, this.n - RING_SIZE); k < this.n; k++) {
+      const i = k & (RING_SIZE - 1);
+      if (this.raw[i]!.includes(needle)) {
+        const l = this.at(i);
+        if (l) out.push(l);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The NOQUEUE lines of the smtpd session of `client` (an `ID: client=` line) since its
+   * `connect from` or its previous message, oldest first.
+   */
+  session(client: TracedLine): TracedLine[] {
+    const out: TracedLine[] = [];
+    const tag = `${client.program}[${client.pid}]: `;
+    let seen = 0;
+    for (let k = this.n - 1; k >= Math.max(0, this.n - RING_SIZE) && seen < SESSION_CAP; k--) {
+      const i = k & (RING_SIZE - 1);
+      if (this.seq[i]! >= client.seq || !this.raw[i]!.includes(tag)) continue;
+      const l = this.at(i);
+      if (!l || l.host !== client.host || l.program !== client.program || l.pid !== client.pid) continue;
+      seen++;
+      if (l.text.startsWith('connect from ') || l.text.startsWith('disconnect from ') || (l.queueId && l.text.startsWith('client=', l.queueId.length + 2))) break;
+      if (l.text.startsWith('NOQUEUE: ')) out.unshift(l);
+    }
+    return out;
+  }
+
+  private at(i: number): TracedLine | undefined {
+    const raw = this.raw[i]!;
+    const p = parseLine(raw, { now: this.now[i]! });
+    if (!p) return undefined;
+    return own({ ...p, raw, file: this.file[i]!, lineNo: this.lineNo[i]! }, this.seq[i]!);
+  }
+}
+
 /** trace - reads the input once and returns the lines and summary of the queried message(s). */
-export async function trace(query: TraceQuery, input: LogInputOptions): Promise<TraceResult> {
+export async function trace(query: TraceQuery, input: LogInputOptions, opts: { readonly fast?: boolean } = {}): Promise<TraceResult> {
   const records = new Map<string, IdRecord>();
   /** id → ids it is linked with, both ways; may name ids never seen (a remote `queued as`). */
   const links = new Map<string, Set<string>>();
@@ -106,6 +174,9 @@ export async function trace(query: TraceQuery, input: LogInputOptions): Promise<
   const kept: TracedLine[] = [];
   const order: string[] = [];
   let seq = 0;
+  let lineSeq = 0;
+  // The fast path parses only some lines, so it cannot say which lines are not understood (--strict).
+  const ring = query.kind === 'id' && opts.fast !== false ? new LineRing() : undefined;
 
   const record = (id: string): IdRecord => {
     let r = records.get(id);
@@ -129,33 +200,22 @@ export async function trace(query: TraceQuery, input: LogInputOptions): Promise<
     order.push(id);
     const r = records.get(id);
     if (r) r.matched = true;
+    // Fast path: the lines of this id that went by unparsed before it joined the trace.
+    if (ring) for (const l of ring.find(id)) if (l.queueId === id) onIdLine(l);
     for (const other of links.get(id) ?? []) markMatched(other);
   };
-  if (query.kind === 'id') markMatched(query.value);
 
-  const stats = await scanLogs(input, (line) => {
-    const id = line.queueId;
-    if (!id) {
-      if (isSmtpd(line)) {
-        const key = sessionKey(line);
-        if (line.text.startsWith('disconnect from ')) sessions.delete(key);
-        else {
-          let buf = sessions.get(key);
-          if (!buf || line.text.startsWith('connect from ')) sessions.set(key, (buf = []));
-          // Only NOQUEUE lines are ever attached to a message; the rest of a session is not kept.
-          if (buf.length < SESSION_CAP && line.text.startsWith('NOQUEUE: ')) buf.push(own(line, seq));
-        }
-      }
-      if (query.kind !== 'id' && line.text.startsWith('NOQUEUE: ') && lineMatches(query, line)) kept.push(own(line, seq));
-      seq++;
-      return;
-    }
-    const l = own(line, seq++);
+  /** onIdLine - a line with a queue id: kept with its id; links followed. */
+  const onIdLine = (l: TracedLine): void => {
+    const id = l.queueId!;
     const r = record(id);
     if (isSmtpd(l) && l.text.startsWith('client=', id.length + 2)) {
-      const key = sessionKey(l);
-      for (const s of sessions.get(key) ?? []) r.lines.push(s);
-      sessions.set(key, []);
+      if (ring) r.lines.push(...ring.session(l));
+      else {
+        const key = sessionKey(l);
+        for (const s of sessions.get(key) ?? []) r.lines.push(s);
+        sessions.set(key, []);
+      }
     }
     r.lines.push(l);
     if (!r.matched && lineMatches(query, l)) markMatched(id);
@@ -170,11 +230,41 @@ export async function trace(query: TraceQuery, input: LogInputOptions): Promise<
       records.delete(id);
       links.delete(id);
     }
+  };
+
+  const prefilter = (raw: string, file: string, lineNo: number, now: Date): boolean => {
+    lineSeq = seq++;
+    if (!ring) return true;
+    for (const id of matched) if (raw.includes(id)) return true;
+    ring.push(raw, file, lineNo, now, lineSeq);
+    return false;
+  };
+  if (query.kind === 'id') markMatched(query.value);
+
+  const stats = await scanLogs({ ...input, prefilter }, (line) => {
+    if (line.queueId) {
+      onIdLine(own(line, lineSeq));
+      return;
+    }
+    if (isSmtpd(line)) {
+      const key = sessionKey(line);
+      if (line.text.startsWith('disconnect from ')) sessions.delete(key);
+      else {
+        let buf = sessions.get(key);
+        if (!buf || line.text.startsWith('connect from ')) sessions.set(key, (buf = []));
+        // Only NOQUEUE lines are ever attached to a message; the rest of a session is not kept.
+        if (buf.length < SESSION_CAP && line.text.startsWith('NOQUEUE: ')) buf.push(own(line, lineSeq));
+      }
+    }
+    if (query.kind !== 'id' && line.text.startsWith('NOQUEUE: ') && lineMatches(query, line)) kept.push(own(line, lineSeq));
   });
 
   for (const id of order) {
     const r = records.get(id);
-    if (r) kept.push(...r.lines);
+    if (r) {
+      r.lines.sort((a, b) => a.seq - b.seq); // lines taken from the ring came in late
+      kept.push(...r.lines);
+    }
   }
   const seen = new Set<number>();
   const lines = kept.filter((l) => !seen.has(l.seq) && seen.add(l.seq))

@@ -83,9 +83,11 @@ test('standard input: plain and gzip, and --strict exit status', async () => {
   assert.equal(plain.code, 1, 'a line was not understood');
   assert.match(plain.stderr, /^-:2: not in Postfix log format: garbage$/m);
   assert.match(plain.stdout, /AAAAAA0001: removed/);
-  const lenient = await runCli(['logs', 'trace', 'AAAAAA0001'], { input: text });
+  // Without --strict, a trace by queue id parses only the lines naming the id (its fast path);
+  // a trace by address parses every line and counts the ones it could not read.
+  const lenient = await runCli(['logs', 'trace', 'a@example.org'], { input: `Nov 27 09:59:59 mx postfix/qmgr[1]: AAAAAA0001: from=<a@example.org>, size=1, nrcpt=1 (queue active)\n${text}` });
   assert.equal(lenient.code, 0);
-  assert.match(lenient.stderr, /1 of 2 lines were not understood/);
+  assert.match(lenient.stderr, /1 of 3 lines were not understood/);
   assert.doesNotMatch(lenient.stderr, /\r|\x1b\[/, 'no progress bar when standard error is not a terminal');
   // gzip on standard input is recognised by its magic bytes.
   const gz = join(dir, 'stdin.gz');

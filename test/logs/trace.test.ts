@@ -92,3 +92,14 @@ test('mxguard logs trace: nothing matched exits 1', async () => {
   assert.equal(r.code, 1);
   assert.match(r.stdout, /nothing matched/);
 });
+
+test('trace by the re-injected id finds its parent and the parent\'s session; fast path and full parse agree', async () => {
+  const fast = await runCli(['logs', 'trace', '96E1820C16', fixture]);
+  const full = await runCli(['logs', 'trace', '--strict', '96E1820C16', fixture]);
+  assert.equal(fast.code, 0, fast.stderr);
+  assert.match(fast.stdout, /B8D5D20BDD: client=unknown\[37\.215\.63\.185\]/);
+  assert.match(fast.stdout, /NOQUEUE: reject_warning: RCPT from unknown\[37\.215\.63\.185\]/);
+  assert.match(fast.stdout, /96E1820C16: re-injected from B8D5D20BDD/);
+  const body = (s: string): string => s.split('\nSummary:\n')[0]!;
+  assert.equal(body(fast.stdout), body(full.stdout));
+});
