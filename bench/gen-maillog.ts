@@ -109,8 +109,10 @@ function inbound(): void {
   if (rnd() < 0.3) {
     // Content filter: amavis scans, then re-injects under a new id.
     const id2 = qid();
-    emit('postfix/smtpd', pid(), `connect from localhost[127.0.0.1]`);
-    emit('postfix/smtpd', pid(), `${id2}: client=localhost[127.0.0.1]`);
+    const fp = pid();
+    emit('postfix/smtpd', fp, `connect from localhost[127.0.0.1]`);
+    emit('postfix/smtpd', fp, `${id2}: client=localhost[127.0.0.1]`);
+    emit('postfix/smtpd', fp, `disconnect from localhost[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5`);
     emit('postfix/cleanup', pid(), `${id2}: message-id=<${id.toLowerCase()}@${h.name}>`);
     emit('postfix/qmgr', 900, `${id2}: from=<${sender}>, size=${size + 800}, nrcpt=1 (queue active)`);
     emit('amavis', 600, `(0${int(1000, 9999)}-0${int(1, 9)}) Passed CLEAN {RelayedInbound}, [${h.ip}]:${int(1024, 65000)} <${sender}> -> <${rcpt}>, Queue-ID: ${id}, Message-ID: <${id.toLowerCase()}@${h.name}>, mail_id: x${int(1, 1e6)}, Hits: -0.1, size: ${size}, queued_as: ${id2}, 1200 ms`);

@@ -86,7 +86,7 @@ let defaultNow: Date | undefined;
 /**
  * Host and program names repeat on every line: one shared copy of each. This also matters for
  * memory: a slice of a long string keeps the whole string alive in V8, and these names would
- * otherwise keep alive the 1 MiB read chunk they were cut from wherever they are kept as keys.
+ * otherwise keep alive the read chunk they were cut from wherever they are kept as keys.
  */
 const names = new Map<string, string>();
 function intern(s: string): string {

@@ -92,7 +92,7 @@ interface IdRecord {
 const LINK_CAP = 200_000;
 
 /**
- * own - a copy of the line that does not keep the reader's 1 MiB chunk alive: the strings of a
+ * own - a copy of the line that does not keep the reader's chunk alive: the strings of a
  * scanned line are slices of the chunk, and a trace keeps lines of every message in flight.
  * (Concatenation then slicing makes V8 flatten into a new string of the line's own length.)
  */
