@@ -5,7 +5,7 @@
  * part of the interface: add fields, do not rename them.
  *
  * The first part mirrors pflogsumm's sections (same counting rules, so grand totals agree; where
- * mxguard counts differently on purpose, docs/logs.md says so). The second part is what pflogsumm
+ * mxguard counts differently on purpose, docs/logs-report.md says so). The second part is what pflogsumm
  * lacks: greylisting and policy outcomes, SASL per user, TLS, postscreen.
  */
 
@@ -85,8 +85,9 @@ export interface SmtpdStats {
   /** Seconds. */
   readonly totalConnectTime: number;
   readonly avgConnectTime: number;
-  readonly perDay: ReadonlyArray<{ readonly period: string; readonly connections: number; readonly seconds: number }>;
-  readonly perHour: ReadonlyArray<{ readonly period: string; readonly connections: number; readonly seconds: number }>;
+  /** Rows of days / hours with connections; `maxSeconds` is the longest connection (pflogsumm's "max. time"). */
+  readonly perDay: ReadonlyArray<{ readonly period: string; readonly connections: number; readonly seconds: number; readonly maxSeconds?: number }>;
+  readonly perHour: ReadonlyArray<{ readonly period: string; readonly connections: number; readonly seconds: number; readonly maxSeconds?: number }>;
   readonly byHost: ReadonlyArray<{ readonly key: string; readonly connections: number; readonly seconds: number; readonly maxSeconds: number }>;
 }
 
@@ -197,6 +198,24 @@ export interface ReportData {
   readonly rejectsByReason: readonly Counted[];
   /** Clients by connections, with their rejects, for the chart and the "top clients" table. */
   readonly topClients: ReadonlyArray<{ readonly key: string; readonly connections: number; readonly messages: number; readonly rejects: number }>;
+  // Added by the collector (optional for hand-built data).
+  /** `noSizeData` with the recipient of each (pflogsumm prints both); at most 1000 rows. */
+  readonly noSizeDataRows?: ReadonlyArray<{ readonly id: string; readonly address: string }>;
+  /** How the numbers were counted, and where memory caps made them approximate. */
+  readonly counting?: {
+    /** true: pflogsumm 1.1.5's program-name and reject rules exactly (--pflogsumm-compat). */
+    readonly pflogsummCompat: boolean;
+    /** Days seen (pflogsumm's day count: per-hour numbers are averages over it when > 1). */
+    readonly days: number;
+    /** Postfix-program lines no rule recognised (listed by --strict). */
+    readonly notUnderstood: number;
+    /** Lines of other programs (not Postfix, not a known policy service): skipped. */
+    readonly otherPrograms: number;
+    /** Queue ids dropped from the in-flight table because it was full (their `removed` line never came). */
+    readonly inFlightEvicted: number;
+    /** Tables that reached their cap, so their long tail (and distinct counts) are approximate. */
+    readonly approximate: readonly string[];
+  };
 }
 
 /** Options that shape a report (pflogsumm's, under the same names where they exist). */
@@ -211,4 +230,32 @@ export interface ReportOptions {
   readonly ignoreCase?: boolean;
   /** Problems (deferrals, bounces, rejects, warnings) right after the grand totals. */
   readonly problemsFirst?: boolean;
+  // Added with the collector and the text renderer (pflogsumm's names where it has them).
+  /** Count exactly as pflogsumm 1.1.5 does: only its program names, no smtpd milter-reject (docs/logs-report.md). */
+  readonly pflogsummCompat?: boolean;
+  /** More syslog names taken as Postfix's (pflogsumm's --syslog-name); `postfix` always is. */
+  readonly syslogNames?: readonly string[];
+  /** Full reasons in detail sections, not pflogsumm's shortened ones (`--verbose-msg-detail`). */
+  readonly verboseMsgDetail?: boolean;
+  /** Append the sender to client keys of reject details (`--rej-add-from`). */
+  readonly rejAddFrom?: boolean;
+  /** Per-section detail rows (`--bounce-detail` …); each defaults to `detail`. */
+  readonly bounceDetail?: number;
+  readonly deferralDetail?: number;
+  readonly rejectDetail?: number;
+  readonly smtpDetail?: number;
+  readonly smtpdWarningDetail?: number;
+  /** Text: the smtpd connection sections (`--smtpd-stats`); JSON and HTML always have the numbers. */
+  readonly smtpdStats?: boolean;
+  /** Text: leave out sections that are empty (`-q`). */
+  readonly quiet?: boolean;
+  /** Text: `YYYY-MM-DD` and `HH:00-HH:00` instead of `Mon DD YYYY` and `HH00-HH00` (`--iso-date-time`). */
+  readonly isoDateTime?: boolean;
+  /** Text: heading line, as pflogsumm's `Postfix log summaries for <date>` with -d. */
+  readonly title?: string;
+  /**
+   * Collect only what the text report shows: no top clients, no rejects by reason, and smtpd
+   * connection times only with `smtpdStats` (those fields stay empty). Set for `--format text`.
+   */
+  readonly lean?: boolean;
 }

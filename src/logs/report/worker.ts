@@ -1,0 +1,84 @@
+/**
+ * @module logs/report/worker
+ * `mxguard logs report` runs in a worker thread whose JavaScript heap is capped
+ * (cli/logs-report.ts gives it `resourceLimits`). The tables of a report are bounded by their caps
+ * (collect.ts), but how far V8 lets the heap grow before collecting garbage is its own choice: in
+ * the main thread up to about four times what is alive. Under a heap limit V8 collects early, so
+ * the process stays under its memory target on any log, at little cost in speed.
+ *
+ * The worker reads the logs, renders the report and writes it itself (to the file, or straight to
+ * standard output's file descriptor), then posts its exit status; it writes the progress bar, the
+ * --strict listing and the closing note to standard error, which Node forwards to the process.
+ */
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { reportUnderstood, StrictSink, type InputFlags } from '../../cli/logs-common.js';
+import { collectReport } from './collect.js';
+import type { ReportOptions } from './model.js';
+import { FdOut, FileOut, type Out } from './output.js';
+import { writeText } from './text.js';
+
+/** What the worker is asked to do (structured-clonable). */
+export interface ReportJob {
+  readonly files: readonly string[];
+  /** Epoch milliseconds. */
+  readonly since?: number;
+  readonly until?: number;
+  /** Standard error of the process is a terminal (the worker's own is not). */
+  readonly stderrTty: boolean;
+  readonly flags: InputFlags;
+  readonly opts: ReportOptions;
+  readonly format: 'text' | 'json' | 'html';
+  readonly output?: string;
+}
+
+/** The worker's answer. */
+export type ReportResult =
+  | { readonly code: number }
+  | { readonly error: { readonly message: string; readonly code?: string; readonly syscall?: string } };
+
+/**
+ * writeJson - the report object as JSON, one top-level field per line (each field is stringified
+ * on its own: the whole document is never one string in memory).
+ */
+function writeJson(data: object, write: (s: string) => void): void {
+  const entries = Object.entries(data).filter(([, v]) => v !== undefined);
+  write('{\n');
+  entries.forEach(([k, v], i) => write(`${JSON.stringify(k)}: ${JSON.stringify(v)}${i < entries.length - 1 ? ',' : ''}\n`));
+  write('}\n');
+}
+
+/** runJob - one report, start to end; the exit status. */
+export async function runJob(job: ReportJob): Promise<number> {
+  if (job.stderrTty) Object.defineProperty(process.stderr, 'isTTY', { value: true });
+  const strict = new StrictSink(job.flags.strict === true);
+  const input = {
+    files: job.files,
+    since: job.since === undefined ? undefined : new Date(job.since),
+    until: job.until === undefined ? undefined : new Date(job.until),
+    progress: job.flags.progress !== false,
+    onUnparsed: strict.add,
+  };
+  const { data, stats } = await collectReport(input, job.opts, (l) => strict.add(l.raw, l.file, l.lineNo, 'not recognised'));
+  const out: Out = job.output ? FileOut.create(job.output) : new FdOut(1);
+  try {
+    if (job.format === 'json') writeJson((await import('./limit.js')).limitData(data, job.opts), out.write);
+    else if (job.format === 'html') out.write((await import('./html.js')).renderHtml(data, job.opts));
+    else writeText(data, job.opts, out.write);
+    out.close();
+  } catch (e) {
+    out.abort();
+    throw e;
+  }
+  return reportUnderstood(stats, strict, job.flags);
+}
+
+if (!isMainThread && parentPort) {
+  const port = parentPort;
+  runJob(workerData as ReportJob).then(
+    (code) => port.postMessage({ code } satisfies ReportResult),
+    (e: unknown) => {
+      const err = e as NodeJS.ErrnoException;
+      port.postMessage({ error: { message: err?.message ?? String(e), code: err?.code, syscall: err?.syscall } } satisfies ReportResult);
+    },
+  );
+}
