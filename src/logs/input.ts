@@ -21,12 +21,10 @@ import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip, gunzipSync } from 'node:zlib';
-import { parseLine, type LogLine } from './parse.js';
+import { parseLine, type ParsedLine } from './parse.js';
 
 /** A parsed line with where it came from. */
-export interface InputLine extends LogLine {
-  readonly raw: string;
-  readonly file: string;
+export interface InputLine extends ParsedLine {
   /** 1-based line number in its file. */
   readonly lineNo: number;
 }
@@ -182,7 +180,7 @@ export async function scanLogs(opts: LogInputOptions, onLine: (l: InputLine) => 
           stats.skipped++;
           return;
         }
-        const l = parseLine(line, parseOpts);
+        const l = parseLine(line, parseOpts, src.name, lineNo);
         if (!l) {
           stats.unparsed++;
           if (onUnparsed && line.length > 0) onUnparsed(line, src.name, lineNo);
@@ -196,7 +194,7 @@ export async function scanLogs(opts: LogInputOptions, onLine: (l: InputLine) => 
         }
         if (!stats.first || t < stats.first.getTime()) stats.first = l.time;
         if (!stats.last || t > stats.last.getTime()) stats.last = l.time;
-        onLine({ time: l.time, host: l.host, program: l.program, pid: l.pid, queueId: l.queueId, text: l.text, raw: line, file: src.name, lineNo });
+        onLine(l);
       };
       for await (const chunk of input) {
         let str = rest + (typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer));

@@ -26,6 +26,16 @@ export interface LogLine {
   readonly text: string;
 }
 
+/**
+ * A parsed line with the line itself and where it was read (`file` and `lineNo` as the caller
+ * gave them): one object per line, all fields set at once so every line object has one shape.
+ */
+export interface ParsedLine extends LogLine {
+  readonly raw: string;
+  readonly file: string;
+  readonly lineNo: number;
+}
+
 export interface ParseOptions {
   /** "Now" for year inference of traditional stamps; default: the current time. */
   readonly now?: Date;
@@ -82,6 +92,7 @@ function stampTime(stamp: string, traditional: boolean, now: Date): Date | undef
 const TRADITIONAL_STAMP_RE = /^([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))?$/;
 const RFC3339_STAMP_RE = /^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)$/;
 let defaultNow: Date | undefined;
+let lastHost = '';
 
 /**
  * Host and program names repeat on every line: one shared copy of each. This also matters for
@@ -104,7 +115,7 @@ function intern(s: string): string {
  * Hand-scanned rather than one big regular expression: this runs for every line of logs with
  * millions of lines, and most of a line (the text) needs no look at all here.
  */
-export function parseLine(line: string, opts: ParseOptions = {}): LogLine | undefined {
+export function parseLine(line: string, opts: ParseOptions = {}, file = '', lineNo = 0): ParsedLine | undefined {
   const now = opts.now ?? (defaultNow ??= new Date());
   let stampEnd: number;
   let traditional: boolean;
@@ -131,7 +142,10 @@ export function parseLine(line: string, opts: ParseOptions = {}): LogLine | unde
   if (!time) return undefined;
   const hostEnd = line.indexOf(' ', stampEnd + 1);
   if (hostEnd <= stampEnd + 1) return undefined;
-  const host = intern(line.slice(stampEnd + 1, hostEnd));
+  // Logs come mostly from one host: compare with the last one before cutting and looking up.
+  const host = hostEnd - stampEnd - 1 === lastHost.length && line.startsWith(lastHost, stampEnd + 1)
+    ? lastHost
+    : (lastHost = intern(line.slice(stampEnd + 1, hostEnd)));
   // `program[pid]: text` or `program: text`; a program name has no blanks, brackets or colons.
   const colon = line.indexOf(':', hostEnd + 1);
   if (colon <= hostEnd + 1) return undefined;
@@ -153,7 +167,7 @@ export function parseLine(line: string, opts: ParseOptions = {}): LogLine | unde
   const idEnd = text.indexOf(': ');
   if (idEnd >= 6 && idEnd <= 24) {
     const id = text.slice(0, idEnd);
-    if (QUEUE_ID_RE.test(id)) return { time, host, program, pid, queueId: id, text };
+    if (QUEUE_ID_RE.test(id)) return { time, host, program, pid, queueId: id, text, raw: line, file, lineNo };
   }
-  return { time, host, program, pid, text };
+  return { time, host, program, pid, queueId: undefined, text, raw: line, file, lineNo };
 }
