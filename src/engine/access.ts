@@ -16,11 +16,11 @@
  *   the null sender is the single key $smtpd_null_access_lookup_key.
  * A key that is found ends the search of that table whatever its value, DUNNO included.
  */
-import ipaddr from 'ipaddr.js';
 import { parseList } from '../config/values.js';
 import type { LookupTable } from '../tables/index.js';
 import { configError, dunno, fixDsn, permit, policyReply, splitDsn } from './outcome.js';
 import { parentStyle } from './patterns.js';
+import { validHostaddr } from './restrictions/hostname-syntax.js';
 import type { ReplySubject, RestrictionEnv } from './restrictions/define.js';
 import type { Outcome } from './types.js';
 
@@ -39,14 +39,6 @@ export const REPLY_CLASS = {
 /** A lookup that found a value, or undefined when no key of the search is in the table. */
 type Hit = { readonly key: string; readonly value: string };
 
-/** valid_hostaddr(): a bare IPv4 dotted quad or IPv6 address (no brackets). */
-export function isHostAddress(s: string): boolean {
-  if (s.includes(':')) return /^[0-9A-Fa-f:.]+$/.test(s) && ipaddr.IPv6.isValid(s);
-  // Checked by hand: ipaddr.js validates by throwing, which is slow on the hot path.
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  return !!m && m.slice(1).every((o) => Number(o) <= 255 && (o.length === 1 || o[0] !== '0'));
-}
-
 function get(table: LookupTable, key: string, full: boolean): string | undefined {
   if (!full && table.pattern) return undefined;
   return table.lookup(key);
@@ -57,7 +49,7 @@ function domainKeys(domain: string, parentMatchesSubdomains: boolean): string[] 
   const keys: string[] = [];
   for (let name = domain; name !== '';) {
     keys.push(name);
-    if (keys.length === 1 && isHostAddress(domain)) break;
+    if (keys.length === 1 && validHostaddr(domain)) break;
     const dot = name.indexOf('.', 1);
     if (dot < 0) break;
     name = parentMatchesSubdomains ? name.slice(dot + 1) : name.slice(dot);

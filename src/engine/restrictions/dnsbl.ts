@@ -33,6 +33,7 @@ import { configError, dunno, fixDsn, permit, policyReply, reject, splitDsn } fro
 import type { Outcome } from '../types.js';
 import { alias } from './alias.js';
 import { defineRestriction, type RestrictionDef, type RestrictionEnv } from './define.js';
+import { validHostname } from './hostname-syntax.js';
 
 /** smtpd_dsn_fix.h reply classes used by the DNS list checks. */
 const CLIENT = 'Client host';
@@ -166,12 +167,6 @@ function expansionLookup(env: RestrictionEnv, rbl: Record<string, string>): (nam
     stress: () => '',
   };
   return (name) => rbl[name] ?? generic[name]?.();
-}
-
-/** valid_hostname(): letters, digits, "-" and "_", labels of 1-63, at most 255 in all. */
-function validHostname(name: string): boolean {
-  if (name.length > 255) return false;
-  return name.split('.').every((l) => /^[A-Za-z0-9_-]{1,63}$/.test(l) && !l.startsWith('-') && !l.endsWith('-'));
 }
 
 /**

@@ -31,7 +31,8 @@
  * An OK (or RELAY, or all digits) in the table is refused: three warnings and
  * `451 4.3.5 Server configuration error` (forbid_allowlist()); DUNNO makes exceptions.
  */
-import { accessOutcome, isHostAddress, lookupDomain, REPLY_CLASS } from '../access.js';
+import { accessOutcome, lookupDomain, REPLY_CLASS } from '../access.js';
+import { validHostaddr } from './hostname-syntax.js';
 import { configError, dunno } from '../outcome.js';
 import type { Outcome } from '../types.js';
 import type { LookupTable } from '../../tables/index.js';
@@ -121,7 +122,7 @@ async function checkServerAccess(env: RestrictionEnv, spec: string, name: string
 
   let count = 0;
   for (const server of servers) {
-    if (isHostAddress(server)) {
+    if (validHostaddr(server)) {
       const hit = lookupAddress(table, server);
       if (hit) return found(hit, `${type} server ${server}`);
       continue;
