@@ -18,7 +18,7 @@
  */
 import { createReadStream, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import { parseLine, type ParsedLine } from './parse.js';
@@ -67,20 +67,11 @@ export interface LogInputStats {
 const CHUNK = 1 << 18;
 const MAX_LINE = 1 << 20;
 
-/** isGzip - does the file start with gzip's magic bytes? */
-async function isGzipFile(path: string): Promise<boolean> {
-  const fh = await open(path, 'r');
-  try {
-    const b = Buffer.alloc(2);
-    const { bytesRead } = await fh.read(b, 0, 2, 0);
-    return bytesRead === 2 && b[0] === 0x1f && b[1] === 0x8b;
-  } finally {
-    await fh.close();
-  }
-}
-
-/** firstStamp - the time of the first parsable line among the first 64 KiB of a file, for ordering. */
-async function firstStamp(path: string, now: Date): Promise<number> {
+/**
+ * peek - whether a file is gzip (by its magic bytes), and the time of the first parsable line among
+ * its first 64 KiB, for reading files oldest first (infinity when there is none).
+ */
+async function peek(path: string, now: Date): Promise<{ gzip: boolean; first: number }> {
   const fh = await open(path, 'r');
   let head: Buffer;
   try {
@@ -90,18 +81,19 @@ async function firstStamp(path: string, now: Date): Promise<number> {
   } finally {
     await fh.close();
   }
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
+  const gzip = head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+  if (gzip) {
     try {
       head = gunzipSync(head, { finishFlush: 2 /* Z_SYNC_FLUSH: a truncated stream is fine */ }).subarray(0, 65536);
     } catch {
-      return Number.POSITIVE_INFINITY;
+      return { gzip, first: Number.POSITIVE_INFINITY };
     }
   }
   for (const line of head.toString('utf8').split('\n', 200)) {
     const l = parseLine(line, { now });
-    if (l) return l.time.getTime();
+    if (l) return { gzip, first: l.time.getTime() };
   }
-  return Number.POSITIVE_INFINITY;
+  return { gzip, first: Number.POSITIVE_INFINITY };
 }
 
 interface Source {
@@ -123,7 +115,7 @@ async function sources(opts: LogInputOptions): Promise<Source[]> {
     const st = statSync(name); // throws ENOENT with the path: reported by the CLI
     if (!st.isFile()) throw new Error(`${name}: not a regular file`);
     const now = opts.now ?? st.mtime;
-    out.push({ name, now, size: st.size, gzip: await isGzipFile(name), first: await firstStamp(name, now), index });
+    out.push({ name, now, size: st.size, ...(await peek(name, now)), index });
   }
   // Standard input keeps its place; files are ordered by their first line's time.
   if (!names.includes('-')) out.sort((a, b) => a.first - b.first || a.index - b.index);
@@ -246,8 +238,7 @@ async function maybeGunzip(raw: Readable, src: Source): Promise<AsyncIterable<Bu
     }
   }
   if (!first.done && first.value.length >= 2 && first.value[0] === 0x1f && first.value[1] === 0x8b) {
-    const { Readable: R } = await import('node:stream');
-    return R.from(all()).pipe(createGunzip());
+    return Readable.from(all()).pipe(createGunzip());
   }
   return all();
 }

@@ -12,6 +12,8 @@
  * `queueId` undefined; their text still starts with `NOQUEUE:`.
  */
 
+import { intern } from './strings.js';
+
 /** One understood log line. */
 export interface LogLine {
   readonly time: Date;
@@ -92,23 +94,12 @@ function stampTime(stamp: string, traditional: boolean, now: Date): Date | undef
 const TRADITIONAL_STAMP_RE = /^([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))?$/;
 const RFC3339_STAMP_RE = /^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)$/;
 let defaultNow: Date | undefined;
-let lastHost = '';
-
 /**
- * Host and program names repeat on every line: one shared copy of each. This also matters for
- * memory: a slice of a long string keeps the whole string alive in V8, and these names would
- * otherwise keep alive the read chunk they were cut from wherever they are kept as keys.
+ * Host and program names repeat on every line: they are interned (logs/strings), which also keeps a
+ * kept name from pinning the read chunk it was cut from. Logs come mostly from one host, so the
+ * last one is compared first.
  */
-const names = new Map<string, string>();
-function intern(s: string): string {
-  let v = names.get(s);
-  if (v === undefined) {
-    if (names.size >= 10_000) names.clear();
-    v = Buffer.from(s, 'utf8').toString('utf8'); // a fresh string, not a slice
-    names.set(v, v);
-  }
-  return v;
-}
+let lastHost = '';
 
 /**
  * parseLine - one log line, or undefined when it is not in the expected shape.
@@ -142,7 +133,6 @@ export function parseLine(line: string, opts: ParseOptions = {}, file = '', line
   if (!time) return undefined;
   const hostEnd = line.indexOf(' ', stampEnd + 1);
   if (hostEnd <= stampEnd + 1) return undefined;
-  // Logs come mostly from one host: compare with the last one before cutting and looking up.
   const host = hostEnd - stampEnd - 1 === lastHost.length && line.startsWith(lastHost, stampEnd + 1)
     ? lastHost
     : (lastHost = intern(line.slice(stampEnd + 1, hostEnd)));

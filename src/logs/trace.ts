@@ -26,6 +26,7 @@
 import { isIP } from 'node:net';
 import { scanLogs, type InputLine, type LogInputOptions, type LogInputStats } from './input.js';
 import { QUEUE_ID_RE, parseLine, type LogLine } from './parse.js';
+import { detach } from './strings.js';
 
 export type TraceQuery =
   | { readonly kind: 'id'; readonly value: string }
@@ -92,12 +93,11 @@ interface IdRecord {
 const LINK_CAP = 200_000;
 
 /**
- * own - a copy of the line that does not keep the reader's chunk alive: the strings of a
- * scanned line are slices of the chunk, and a trace keeps lines of every message in flight.
- * (Concatenation then slicing makes V8 flatten into a new string of the line's own length.)
+ * own - the line with text of its own (logs/strings): a trace keeps lines of every message in
+ * flight, and their strings are otherwise views of the reader's chunk.
  */
 function own(l: InputLine, seq: number): TracedLine {
-  const raw = (` ${l.raw}`).slice(1);
+  const raw = detach(l.raw);
   const text = raw.slice(raw.length - l.text.length);
   return { time: l.time, host: l.host, program: l.program, pid: l.pid, queueId: l.queueId, text, raw, file: l.file, lineNo: l.lineNo, seq };
 }

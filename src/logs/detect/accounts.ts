@@ -18,7 +18,8 @@
  * Memory per account: the addresses and networks of the last window (capped), 48 hour counts, a
  * few samples; accounts beyond --max-keys are forgotten least recently used first.
  */
-import { CappedCounter, detach, LruMap, RecentSet } from './bounded.js';
+import { CappedCounter, LruMap, RecentSet } from './bounded.js';
+import { detach } from '../strings.js';
 import { domainOf, type DetectContext } from './context.js';
 import { duration, EvidenceList, listOf, makeFinding, plural, span, stamp, type Finding } from './findings.js';
 import type { InputLine } from '../input.js';

@@ -15,7 +15,8 @@
  * `SASL … authentication failed` warnings and the failures in the disconnect counters; a session
  * that ended right after AUTH without a success counts as one attempt.
  */
-import { CappedCounter, detach, LruMap, RateRing } from './bounded.js';
+import { CappedCounter, LruMap, RateRing } from './bounded.js';
+import { detach } from '../strings.js';
 import { BurstTracker } from './bursts.js';
 import type { DetectContext } from './context.js';
 import { EvidenceList, listOf, makeFinding, plural, span, stamp, type Finding } from './findings.js';

@@ -9,18 +9,9 @@
  *   N numbers of memory, and exact (fail2ban's maxretry/findtime question).
  * - `RecentSet`: distinct values seen within a sliding window (addresses of an account in the last
  *   24 hours), oldest forgotten first.
- * - `detach`: a copy of a string that does not pin the 1 MiB read chunk it was cut from.
+ * Strings they keep are detached first (logs/strings).
  */
-
-/**
- * detach - a string with its own storage. V8 cuts substrings of 13 or more characters as views of
- * their parent; the log reader's lines are views of a 1 MiB chunk, so keeping one line (or an
- * address cut from it) in a map would keep the whole chunk alive. Only strings that are kept go
- * through here, once, when they are first stored.
- */
-export function detach(s: string): string {
-  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
-}
+import { detach, hash32, intern } from '../strings.js';
 
 /**
  * A Map with a size cap that forgets the keys not used for longest. Two generations instead of a
@@ -159,16 +150,6 @@ export class CappedCounter {
   }
 }
 
-/** hash32 - FNV-1a of a string, folded to 30 bits (a small integer V8 keeps unboxed). */
-export function hash32(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 2) & 0x3fffffff;
-}
-
 /**
  * Distinct values counted by their hashes (up to `cap`; "more" beyond), with the first `samples`
  * values kept as text. For per-client details such as the senders a spam tool made up: thousands
@@ -181,7 +162,7 @@ export class DistinctSample {
   constructor(private readonly cap: number, private readonly sampleCount: number) {}
 
   add(v: string): void {
-    const h = hash32(v);
+    const h = hash32(v) & 0x3fffffff; // 30 bits: a small integer V8 keeps unboxed in the array
     const hs = (this.hashes ??= []);
     if (hs.includes(h)) return;
     if (hs.length >= this.cap) {
@@ -193,18 +174,4 @@ export class DistinctSample {
   }
 
   get distinct(): number { return this.hashes?.length ?? 0; }
-}
-
-const interned = new Map<string, string>();
-
-/**
- * intern - one shared copy of a string that many keys repeat (a reject reason, a program name),
- * instead of a copy per key. At most 5000 strings are shared; past that, a plain copy is made.
- */
-export function intern(s: string): string {
-  const have = interned.get(s);
-  if (have !== undefined) return have;
-  const own = detach(s);
-  if (interned.size < 5000) interned.set(own, own);
-  return own;
 }

@@ -5,7 +5,8 @@
  * clients claimed but that did not resolve back (`warning: hostname X does not resolve to address
  * IP`), for summaries.
  */
-import { detach, LruMap } from './bounded.js';
+import { LruMap } from './bounded.js';
+import { detach } from '../strings.js';
 import type { DetectOptions } from './options.js';
 
 const MAX_LOCAL_DOMAINS = 2000;

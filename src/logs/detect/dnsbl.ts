@@ -18,7 +18,8 @@
  * the distinct addresses of `connect from` (smtpd) and `CONNECT from` (postscreen), per clock hour.
  */
 import { classifyAnswer } from '../../dnsbl/codes.js';
-import { CappedCounter, detach, LruMap } from './bounded.js';
+import { CappedCounter, LruMap } from './bounded.js';
+import { detach } from '../strings.js';
 import type { DetectContext } from './context.js';
 import { EvidenceList, listOf, makeFinding, plural, span, stamp, type Finding } from './findings.js';
 import type { InputLine } from '../input.js';

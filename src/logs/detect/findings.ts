@@ -5,7 +5,7 @@
  * fields, do not rename them.
  */
 import type { InputLine } from '../input.js';
-import { detach } from './bounded.js';
+import { detach } from '../strings.js';
 
 export type Severity = 'high' | 'medium' | 'low';
 export const SEVERITY_ORDER: Readonly<Record<Severity, number>> = { high: 0, medium: 1, low: 2 };

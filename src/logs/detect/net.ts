@@ -9,6 +9,7 @@
  * /64 are roughly one customer or one site.
  */
 import ipaddr from 'ipaddr.js';
+import { clientNetwork } from '../../greylist/triplet.js';
 
 type Addr = ipaddr.IPv4 | ipaddr.IPv6;
 
@@ -72,22 +73,12 @@ function publicV4(ip: string): boolean | undefined {
   return true;
 }
 
-/** network - the CIDR of `ip` with the given prefix lengths for IPv4 and IPv6 (`180.120.0.0/16`). */
+/** network - the CIDR of `ip` with the given prefix lengths for IPv4 and IPv6 (`180.120.0.0/16`); `ip` itself when it is not an address. */
 export function network(ip: string, v4bits: number, v6bits: number): string {
   const a = parseAddress(ip);
   if (!a) return ip;
-  if (a.kind() === 'ipv4') {
-    const o = (a as ipaddr.IPv4).octets;
-    const n = ((o[0]! << 24) | (o[1]! << 16) | (o[2]! << 8) | o[3]!) >>> 0;
-    const masked = v4bits === 0 ? 0 : (n & (~0 << (32 - v4bits))) >>> 0;
-    return `${masked >>> 24}.${(masked >>> 16) & 255}.${(masked >>> 8) & 255}.${masked & 255}/${v4bits}`;
-  }
-  const parts = (a as ipaddr.IPv6).parts.slice();
-  for (let i = 0; i < 8; i++) {
-    const keep = Math.max(0, Math.min(16, v6bits - i * 16));
-    parts[i] = keep === 0 ? 0 : parts[i]! & ((0xffff << (16 - keep)) & 0xffff);
-  }
-  return `${new ipaddr.IPv6(parts).toString()}/${v6bits}`;
+  // The masking is greylisting's client network (IPv4-mapped IPv6 counts as IPv4 in both).
+  return `${clientNetwork(ip, v4bits, v6bits)}/${a.kind() === 'ipv4' ? v4bits : v6bits}`;
 }
 
 /** A list of networks (`--exclude`): addresses and CIDRs, IPv4 and IPv6. */

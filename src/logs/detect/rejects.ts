@@ -11,7 +11,8 @@
  * (`421 … banned`) are counted apart: a client that keeps knocking while banned belongs in the
  * firewall.
  */
-import { CappedCounter, detach, DistinctSample, LruMap, RateRing } from './bounded.js';
+import { CappedCounter, DistinctSample, LruMap, RateRing } from './bounded.js';
+import { detach } from '../strings.js';
 import type { DetectContext } from './context.js';
 import { EvidenceList, listOf, makeFinding, plural, span, type Finding } from './findings.js';
 import type { InputLine } from '../input.js';

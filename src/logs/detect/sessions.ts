@@ -11,7 +11,8 @@
  * at once; beyond that the ones without a line for longest are closed as they are (lost disconnect lines).
  */
 import type { InputLine } from '../input.js';
-import { detach, intern, LruMap } from './bounded.js';
+import { LruMap } from './bounded.js';
+import { detach, intern } from '../strings.js';
 import { evidenceOf, type Evidence } from './findings.js';
 
 export interface Session {

@@ -24,7 +24,8 @@
  */
 import { scanLogs, type InputLine, type LogInputOptions, type LogInputStats } from '../input.js';
 import { Daemon, ProgramClassifier, type Program } from './classify.js';
-import { Bounded, Budget, Detail, Tally, cmp, keysOf, own, sortRows } from './counters.js';
+import { Bounded, Budget, Detail, Tally, cmp, keysOf, sortRows } from './counters.js';
+import { detach } from '../strings.js';
 import { parseDelivery, type Delivery } from './delivery.js';
 import { Extras, type ClientSession } from './extras.js';
 import type { Counted, DetailGroup, ReportData, ReportOptions, Sized, TrafficRow } from './model.js';
@@ -234,7 +235,7 @@ export class Collector {
     }
     if (l.host !== this.lastHost) {
       this.lastHost = l.host;
-      if (this.hostNames.size < 100 && !this.hostNames.has(l.host)) this.hostNames.add(own(l.host));
+      if (this.hostNames.size < 100 && !this.hostNames.has(l.host)) this.hostNames.add(detach(l.host));
     }
     let known: boolean;
     if (this.compat && p.pfCmd === undefined) {
@@ -462,12 +463,12 @@ export class Collector {
     return this.extras.postfixLine(p.daemon, l, off);
   }
 
-  /** domainName - a host/domain kept in per-message state: one copy of each (see counters.ts own()). */
+  /** domainName - a host/domain kept in per-message state: one copy of each (see counters.ts detach()). */
   private domainName(d: string): string {
     let v = this.domainNames.get(d);
     if (v === undefined) {
       if (this.domainNames.size >= 10_000) this.domainNames.clear();
-      v = own(d);
+      v = detach(d);
       this.domainNames.set(v, v);
     }
     return v;
@@ -553,7 +554,7 @@ export class Collector {
         this.bytesDelivered += size;
       } else {
         this.noSize++;
-        if (this.noSizeRows.length < NO_SIZE_ROWS) this.noSizeRows.push({ id: own(id), address: own(addr) });
+        if (this.noSizeRows.length < NO_SIZE_ROWS) this.noSizeRows.push({ id: detach(id), address: detach(addr) });
       }
     } else if (status === STATUS_DEFERRED) {
       this.deferred.add(cmd, deferralReason(text, this.keys.verbose, this.compat));

@@ -14,37 +14,10 @@
  *   cap and the shared budget; group and reason totals stay exact.
  * - `Bounded`: per-queue-id and per-session state with a cap; the oldest goes first.
  *
- * Strings kept as map keys are copied first (`own`): a substring of a log line would otherwise
- * keep the whole read chunk it was cut from alive (V8 slices point at their parent).
+ * Strings kept as map keys are copied first (`detach`, logs/strings): a substring of a log line
+ * would otherwise keep the whole read chunk it was cut from alive (V8 slices point at their parent).
  */
-
-/** own - a copy of `s` that does not point into a larger string (see the module comment). */
-export function own(s: string): string {
-  // V8 copies slices shorter than 13 characters anyway. A JSON round trip gives a flat string of
-  // its own, losslessly (lone surrogates included), as fast as slicing a concatenation and 30
-  // bytes smaller per key (no slice header in front of a copy).
-  return s.length < 13 ? s : (JSON.parse(JSON.stringify(s)) as string);
-}
-
-/** FNV-1a over UTF-16 code units, then a murmur-style finaliser for well-spread bits. */
-function hash32(s: string): number {
-  return hashRange(s, 0, s.length);
-}
-
-/** hashRange - hash32 of `s.slice(start, end)`, without cutting it out. */
-export function hashRange(s: string, start: number, end: number): number {
-  let h = 0x811c9dc5;
-  for (let i = start; i < end; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+import { detach, hash32, hashRange } from '../strings.js';
 
 /** Doorkeepers have 2^16 one-byte marks (64 KiB). */
 const DOOR_SHIFT = 16;
@@ -159,7 +132,7 @@ export class Tally<E extends { n: number }> {
       if (this.map.size >= this.cap) this.prune();
       this.budget?.charge();
       e = this.make();
-      this.map.set(own(key), e);
+      this.map.set(detach(key), e);
     }
     return e;
   }
@@ -315,7 +288,7 @@ export class Detail {
     let g = this.lastGroup !== undefined && group === this.lastGroupName ? this.lastGroup : this.groups.get(group);
     if (g === undefined) {
       g = { n: 0, reasons: new Map() };
-      this.groups.set(own(group), g);
+      this.groups.set(detach(group), g);
       this.added();
     }
     g.n++;
@@ -323,7 +296,7 @@ export class Detail {
     if (r === undefined) {
       if (!this.admit(reason)) return;
       r = { n: 0, first: undefined, firstN: 0, keys: undefined };
-      g.reasons.set(own(reason), r);
+      g.reasons.set(detach(reason), r);
       this.added();
     }
     r.n++;
@@ -337,7 +310,7 @@ export class Detail {
     }
     if (r.keys === undefined) {
       if (r.first === undefined) {
-        r.first = own(key);
+        r.first = detach(key);
         r.firstN = 1;
         this.added();
         return;
@@ -352,7 +325,7 @@ export class Detail {
     const v = r.keys.get(key);
     if (v === undefined) {
       if (!this.admit(key)) return;
-      r.keys.set(own(key), 1);
+      r.keys.set(detach(key), 1);
       this.added();
       if (this.entries > this.budget) this.prune();
     } else {
@@ -432,7 +405,7 @@ export class Bounded<V, K extends string | number = string> {
       this.map.delete(oldest);
       this.evicted++;
     }
-    this.map.set(typeof k === 'string' ? (own(k) as K) : k, v);
+    this.map.set(typeof k === 'string' ? (detach(k) as K) : k, v);
   }
   delete(k: K): boolean {
     return this.map.delete(k);

@@ -29,7 +29,8 @@
  */
 import type { InputLine } from '../input.js';
 import type { Program } from './classify.js';
-import { Bounded, Budget, Tally, cmp, hashRange, own } from './counters.js';
+import { Bounded, Budget, Tally, cmp } from './counters.js';
+import { detach, hashRange } from '../strings.js';
 import type { Counted, GreylistStats, PolicyStats, PostscreenStats, ReportData, SaslStats, TlsStats } from './model.js';
 import type { RejectKey } from './rules.js';
 
@@ -312,7 +313,7 @@ export class Extras {
     const level = tls - 1 > off ? text.slice(off, tls - 1) : '';
     let kind: TlsKind | undefined;
     for (const k of this.tlsKinds) if (k.outbound === outbound && k.level === level) kind = k;
-    if (!kind) this.tlsKinds.push((kind = { level: own(level), outbound, tails: [], more: new Map() }));
+    if (!kind) this.tlsKinds.push((kind = { level: detach(level), outbound, tails: [], more: new Map() }));
     const start = colon + 2;
     const len = text.length - start;
     for (const t of kind.tails) {
@@ -324,12 +325,12 @@ export class Extras {
     // A handful in practice; past 32 (an odd log), the rest go to a map.
     const tail = text.slice(start);
     if (kind.tails.length < 32) {
-      kind.tails.push({ text: own(tail), n: 1 });
+      kind.tails.push({ text: detach(tail), n: 1 });
       return;
     }
     const n = kind.more.get(tail);
     if (n !== undefined) kind.more.set(tail, n + 1);
-    else if (kind.more.size < 1000) kind.more.set(own(tail), 1);
+    else if (kind.more.size < 1000) kind.more.set(detach(tail), 1);
   }
 
   /** connectLine - smtpd `connect from CLIENT`: a new session. */
@@ -425,13 +426,13 @@ export class Extras {
     if (row.n++ === 0) this.users.counted(user);
     if (row.clients.size < 1000) {
       const ip = stripPort(client);
-      if (!row.clients.has(ip)) row.clients.add(own(ip));
+      if (!row.clients.has(ip)) row.clients.add(detach(ip));
     }
     const m = text.indexOf('sasl_method=', comma);
     if (m >= 0 && row.methods.size < 20) {
       const mEnd = text.indexOf(',', m);
       const meth = text.slice(m + 12, mEnd < 0 ? text.length : mEnd);
-      if (!row.methods.has(meth)) row.methods.add(own(meth));
+      if (!row.methods.has(meth)) row.methods.add(detach(meth));
     }
   }
 
