@@ -14,6 +14,8 @@ export interface InputFlags {
   readonly until?: string;
   readonly strict?: boolean;
   readonly progress?: boolean;
+  /** '1' or '2' (--threads). */
+  readonly threads?: string;
 }
 
 /** addInputOptions - adds the shared options to a `logs` subcommand. */
@@ -23,7 +25,8 @@ export function addInputOptions(cmd: Command): Command {
     .option('--since <time>', 'only lines at or after TIME: YYYY-MM-DD[THH:MM[:SS]] (local), ISO 8601 with zone, or -N{s,m,h,d}')
     .option('--until <time>', 'only lines before TIME (same forms as --since)')
     .option('--strict', 'list every line that was not understood on standard error, and exit 1 if there was one')
-    .option('--no-progress', 'no progress bar (it is only drawn when standard error is a terminal)');
+    .option('--no-progress', 'no progress bar (it is only drawn when standard error is a terminal)')
+    .addOption(new Option('--threads <n>', 'threads: 2 reads and scans files in a thread of its own (standard input: always 1)').choices(['1', '2']).default('2'));
 }
 
 /** Collects not-understood lines for --strict, writing them as they come (memory stays flat). */
@@ -46,7 +49,7 @@ export function inputOptions(files: readonly string[], flags: InputFlags, strict
     until = until && until < r.until ? until : r.until;
   }
   if (since && until && since >= until) throw new Error(`--since ${since.toISOString()} is not before --until ${until.toISOString()}`);
-  return { files, since, until, progress: flags.progress !== false, onUnparsed: strict.add };
+  return { files, since, until, progress: flags.progress !== false, onUnparsed: strict.add, thread: flags.threads !== '1' };
 }
 
 /** reportUnderstood - the closing note on standard error; the exit status --strict asks for. */

@@ -120,7 +120,7 @@ export async function logsReport(files: readonly string[], flags: ReportFlags): 
     since: input.since?.getTime(),
     until: input.until?.getTime(),
     stderrTty: process.stderr.isTTY === true,
-    flags: { strict: flags.strict, progress: flags.progress },
+    flags: { strict: flags.strict, progress: flags.progress, threads: flags.threads },
     opts,
     format: flags.format,
     output: flags.output,

@@ -15,12 +15,15 @@
  * - A progress bar is drawn on standard error when it is a terminal and `progress` is set; it is
  *   erased when reading ends.
  * - Memory: one read chunk (256 KiB) and the line being parsed; nothing is kept between lines.
+ * - With `thread`, files are read and scanned in a second thread (logs/input-thread): same lines,
+ *   same counters, and the caller's thread is free for its own work on them.
  */
 import { createReadStream, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip, gunzipSync } from 'node:zlib';
+import { canThread, scanLogsThreaded } from './input-thread.js';
 import { parseLine, type ParsedLine } from './parse.js';
 
 /** A parsed line with where it came from. */
@@ -45,6 +48,11 @@ export interface LogInputOptions {
    * `now` is the year reference for parsing the line later with parseLine.
    */
   readonly prefilter?: (raw: string, file: string, lineNo: number, now: Date) => boolean;
+  /**
+   * Read and scan the files in a thread of their own (logs/input-thread) where that is possible;
+   * the lines and counters are the same.
+   */
+  readonly thread?: boolean;
   /** Called with each line that is not in log format. */
   readonly onUnparsed?: (raw: string, file: string, lineNo: number) => void;
 }
@@ -96,7 +104,7 @@ async function peek(path: string, now: Date): Promise<{ gzip: boolean; first: nu
   return { gzip, first: Number.POSITIVE_INFINITY };
 }
 
-interface Source {
+export interface Source {
   readonly name: string;
   readonly now: Date;
   readonly size: number;
@@ -104,7 +112,7 @@ interface Source {
 }
 
 /** sources - the inputs in reading order, with their year reference and size. */
-async function sources(opts: LogInputOptions): Promise<Source[]> {
+export async function sources(opts: LogInputOptions): Promise<Source[]> {
   const names = opts.files.length > 0 ? opts.files : ['-'];
   const out: Array<Source & { first: number; index: number }> = [];
   for (const [index, name] of names.entries()) {
@@ -123,7 +131,7 @@ async function sources(opts: LogInputOptions): Promise<Source[]> {
 }
 
 /** Progress bar on standard error: bytes read of the total, redrawn at most 5 times a second. */
-class Progress {
+export class Progress {
   private lastDraw = 0;
   private drawn = false;
   constructor(private readonly total: number, private readonly enabled: boolean) {}
@@ -144,78 +152,107 @@ class Progress {
   }
 }
 
+/**
+ * The reader's view of one line: s[start, end) (without its CR LF) is line `lineNo` of `src`. The
+ * line is not cut out of the read chunk: a consumer that needs it as a string slices it.
+ */
+export type LineVisitor = (s: string, start: number, end: number, src: Source, lineNo: number) => void;
+
+/**
+ * readLines - every line of every source, in order, to `visit`; `afterChunk` (if any) is awaited
+ * after each read chunk (the threaded reader waits there for its consumer). Counts `lines` and
+ * `bytes` in `stats`, and appends each source's name to `stats.files`.
+ */
+export async function readLines(
+  srcs: readonly Source[], stats: LogInputStats, progress: Progress, visit: LineVisitor, afterChunk?: () => Promise<void> | void,
+): Promise<void> {
+  for (const src of srcs) {
+    stats.files.push(src.name);
+    const raw: Readable = src.name === '-' ? process.stdin : createReadStream(src.name, { highWaterMark: CHUNK });
+    raw.on('data', (b: Buffer) => { stats.bytes += b.length; });
+    const input = await maybeGunzip(raw, src);
+    const decoder = new StringDecoder('utf8');
+    let rest = '';
+    let lineNo = 0;
+    let skipToNewline = false;
+    const line = (s: string, start: number, end: number): void => {
+      lineNo++;
+      stats.lines++;
+      if (end > start && s.charCodeAt(end - 1) === 13) end--; // CRLF
+      visit(s, start, end, src, lineNo);
+    };
+    for await (const chunk of input) {
+      let str = rest + (typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer));
+      let start = 0;
+      if (skipToNewline) {
+        const nl = str.indexOf('\n');
+        if (nl < 0) continue;
+        str = str.slice(nl + 1);
+        skipToNewline = false;
+      }
+      for (;;) {
+        const nl = str.indexOf('\n', start);
+        if (nl < 0) break;
+        line(str, start, nl);
+        start = nl + 1;
+      }
+      rest = str.slice(start);
+      if (rest.length > MAX_LINE) {
+        // A "line" of more than 1 MiB is not a log line (a binary file, a missing newline):
+        // counted as not understood, and dropped so memory stays flat.
+        const head = rest.slice(0, 300);
+        line(head, 0, head.length);
+        rest = '';
+        skipToNewline = true;
+      }
+      progress.update(stats.bytes, stats.lines);
+      if (afterChunk) await afterChunk();
+    }
+    rest += decoder.end();
+    if (rest.length > 0 && !skipToNewline) line(rest, 0, rest.length);
+  }
+}
+
+/** newStats - counters at zero. */
+export function newStats(): LogInputStats {
+  return { lines: 0, parsed: 0, unparsed: 0, outside: 0, skipped: 0, bytes: 0, files: [] };
+}
+
 /** scanLogs - reads every input once and calls `onLine` for each parsed line inside the range. */
 export async function scanLogs(opts: LogInputOptions, onLine: (l: InputLine) => void): Promise<LogInputStats> {
-  const stats: LogInputStats = { lines: 0, parsed: 0, unparsed: 0, outside: 0, skipped: 0, bytes: 0, files: [] };
+  if (opts.thread === true && canThread(opts)) return scanLogsThreaded(opts, onLine);
+  const stats = newStats();
   const srcs = await sources(opts);
-  const total = srcs.reduce((n, s) => n + s.size, 0);
-  const progress = new Progress(total, opts.progress === true && process.stderr.isTTY === true);
+  const progress = new Progress(srcs.reduce((n, s) => n + s.size, 0), opts.progress === true && process.stderr.isTTY === true);
   const since = opts.since?.getTime() ?? Number.NEGATIVE_INFINITY;
   const until = opts.until?.getTime() ?? Number.POSITIVE_INFINITY;
   const { prefilter, onUnparsed } = opts;
-  try {
-    for (const src of srcs) {
-      stats.files.push(src.name);
-      const raw: Readable = src.name === '-' ? process.stdin : createReadStream(src.name, { highWaterMark: CHUNK });
-      raw.on('data', (b: Buffer) => { stats.bytes += b.length; });
-      const input = await maybeGunzip(raw, src);
-      const decoder = new StringDecoder('utf8');
-      const parseOpts = { now: src.now };
-      let rest = '';
-      let lineNo = 0;
-      let skipToNewline = false;
-      const handle = (line: string): void => {
-        lineNo++;
-        stats.lines++;
-        if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1); // CRLF
-        if (prefilter && !prefilter(line, src.name, lineNo, src.now)) {
-          stats.skipped++;
-          return;
-        }
-        const l = parseLine(line, parseOpts, src.name, lineNo);
-        if (!l) {
-          stats.unparsed++;
-          if (onUnparsed && line.length > 0) onUnparsed(line, src.name, lineNo);
-          return;
-        }
-        stats.parsed++;
-        const t = l.time.getTime();
-        if (t < since || t >= until) {
-          stats.outside++;
-          return;
-        }
-        if (!stats.first || t < stats.first.getTime()) stats.first = l.time;
-        if (!stats.last || t > stats.last.getTime()) stats.last = l.time;
-        onLine(l);
-      };
-      for await (const chunk of input) {
-        let str = rest + (typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer));
-        let start = 0;
-        if (skipToNewline) {
-          const nl = str.indexOf('\n');
-          if (nl < 0) continue;
-          str = str.slice(nl + 1);
-          skipToNewline = false;
-        }
-        for (;;) {
-          const nl = str.indexOf('\n', start);
-          if (nl < 0) break;
-          handle(str.slice(start, nl));
-          start = nl + 1;
-        }
-        rest = str.slice(start);
-        if (rest.length > MAX_LINE) {
-          // A "line" of more than 1 MiB is not a log line (a binary file, a missing newline):
-          // counted as not understood, and dropped so memory stays flat.
-          handle(rest.slice(0, 300));
-          rest = '';
-          skipToNewline = true;
-        }
-        progress.update(stats.bytes, stats.lines);
-      }
-      rest += decoder.end();
-      if (rest.length > 0 && !skipToNewline) handle(rest);
+  let parseOpts = { now: new Date(0) };
+  const visit: LineVisitor = (s, start, end, src, lineNo) => {
+    const line = s.slice(start, end);
+    if (prefilter && !prefilter(line, src.name, lineNo, src.now)) {
+      stats.skipped++;
+      return;
     }
+    if (parseOpts.now !== src.now) parseOpts = { now: src.now };
+    const l = parseLine(line, parseOpts, src.name, lineNo);
+    if (!l) {
+      stats.unparsed++;
+      if (onUnparsed && line.length > 0) onUnparsed(line, src.name, lineNo);
+      return;
+    }
+    stats.parsed++;
+    const t = l.time.getTime();
+    if (t < since || t >= until) {
+      stats.outside++;
+      return;
+    }
+    if (!stats.first || t < stats.first.getTime()) stats.first = l.time;
+    if (!stats.last || t > stats.last.getTime()) stats.last = l.time;
+    onLine(l);
+  };
+  try {
+    await readLines(srcs, stats, progress, visit);
   } finally {
     progress.done();
   }

@@ -57,6 +57,7 @@ export async function runJob(job: ReportJob): Promise<number> {
     until: job.until === undefined ? undefined : new Date(job.until),
     progress: job.flags.progress !== false,
     onUnparsed: strict.add,
+    thread: job.flags.threads !== '1',
   };
   const { data, stats } = await collectReport(input, job.opts, (l) => strict.add(l.raw, l.file, l.lineNo, 'not recognised'));
   const out: Out = job.output ? FileOut.create(job.output) : new FdOut(1);

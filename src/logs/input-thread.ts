@@ -1,0 +1,168 @@
+/**
+ * @module logs/input-thread
+ * The log reader in a thread of its own: `scanLogsThreaded` reads, decompresses, splits and scans
+ * the lines in a worker (logs/input-worker) while the caller's thread does its own work on the lines
+ * it is handed (counting, for `logs report`). Lines arrive in the same order, with the same fields,
+ * as `scanLogs` gives them (both scan with logs/parse's scanLine); the caller's callback runs in the
+ * caller's thread, one line at a time.
+ *
+ * Why: on a machine with two cores, reading and scanning a log costs about as much as counting it;
+ * side by side the report takes the longer of the two, not the sum (docs/benchmarks.md).
+ *
+ * What crosses between the threads, per read chunk (a batch): the chunk's text (one string, copied
+ * once), and for each line its offsets in that text and its numbers (time, pid) in typed arrays
+ * whose buffers are moved, not copied. Host and program names are numbered by the reader and sent
+ * once each. The reader runs at most MAX_AHEAD batches ahead of the consumer, so memory stays flat
+ * whatever the size of the log.
+ *
+ * Standard input and the prefilter (of `logs trace`) stay with `scanLogs`.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { intern } from './strings.js';
+import type { InputLine, LogInputOptions, LogInputStats } from './input.js';
+
+/** Batches the reader may send before the consumer has taken the first of them. */
+export const MAX_AHEAD = 4;
+/** Int32 fields per line in a batch (see At). */
+export const STRIDE = 10;
+/** Offsets of the fields of one line in Batch.at. */
+export const enum At { RawStart, RawEnd, HostStart, HostEnd, Host, ProgramStart, ProgramEnd, Program, TextStart, IdEnd }
+/** Host number of a line the reader could not parse; other negative name numbers: cut the name from the line. */
+export const UNPARSED = -2;
+
+/** What the reader is asked (structured-clonable). */
+export interface ReaderJob {
+  readonly files: readonly string[];
+  readonly since?: number;
+  readonly until?: number;
+  readonly now?: number;
+  readonly progress: boolean;
+  readonly stderrTty: boolean;
+  /** Send lines that are not in log format (for onUnparsed). */
+  readonly unparsed: boolean;
+}
+
+/** One read chunk's lines. */
+export interface Batch {
+  readonly t: 'batch';
+  readonly text: string;
+  readonly file: string;
+  readonly n: number;
+  /** STRIDE numbers per line: offsets into `text`, name numbers (At). */
+  readonly at: Int32Array;
+  /** Two numbers per line: time (epoch ms) and pid (-1: none). */
+  readonly num: Float64Array;
+  /** Line numbers in `file`. */
+  readonly lineNo: Int32Array;
+  /** Names numbered since the last batch, in number order. */
+  readonly hosts: string[];
+  readonly programs: string[];
+}
+
+export type ReaderMessage =
+  | Batch
+  | { readonly t: 'done'; readonly stats: Omit<LogInputStats, 'first' | 'last'> & { first?: number; last?: number } }
+  | { readonly t: 'error'; readonly message: string; readonly code?: string; readonly syscall?: string; readonly path?: string };
+
+/** Heap limits of the reader (MiB): it keeps a few chunks and the name tables. */
+const READER_HEAP_MB = 32;
+const READER_YOUNG_MB = 4;
+
+/**
+ * canThread - whether these inputs can be read in a thread: files only (standard input belongs to
+ * the process), no prefilter, and a second CPU to run on.
+ */
+export function canThread(opts: LogInputOptions): boolean {
+  return opts.files.length > 0 && !opts.files.includes('-') && opts.prefilter === undefined && availableParallelism() >= 2;
+}
+
+/** scanLogsThreaded - scanLogs, with reading and scanning in a worker thread (see the module comment). */
+export function scanLogsThreaded(opts: LogInputOptions, onLine: (l: InputLine) => void): Promise<LogInputStats> {
+  const job: ReaderJob = {
+    files: opts.files,
+    since: opts.since?.getTime(),
+    until: opts.until?.getTime(),
+    now: opts.now?.getTime(),
+    progress: opts.progress === true,
+    stderrTty: process.stderr.isTTY === true,
+    unparsed: opts.onUnparsed !== undefined,
+  };
+  const worker = new Worker(new URL('./input-worker.js', import.meta.url), {
+    workerData: job,
+    resourceLimits: { maxOldGenerationSizeMb: READER_HEAP_MB, maxYoungGenerationSizeMb: READER_YOUNG_MB },
+  });
+  const hosts: string[] = [];
+  const programs: string[] = [];
+  const { onUnparsed } = opts;
+  let lastMs = Number.NaN;
+  let lastTime = new Date(0);
+
+  /** take - one batch's lines, to onLine (or onUnparsed). */
+  const take = (b: Batch): void => {
+    for (const h of b.hosts) hosts.push(h);
+    for (const p of b.programs) programs.push(p);
+    const { text, at, num, file } = b;
+    for (let i = 0; i < b.n; i++) {
+      const o = i * STRIDE;
+      const h = at[o + At.Host]!;
+      const rawStart = at[o + At.RawStart]!;
+      const rawEnd = at[o + At.RawEnd]!;
+      if (h === UNPARSED) {
+        onUnparsed?.(text.slice(rawStart, rawEnd), file, b.lineNo[i]!);
+        continue;
+      }
+      const ms = num[2 * i]!;
+      if (ms !== lastMs) {
+        lastMs = ms;
+        lastTime = new Date(ms);
+      }
+      const p = at[o + At.Program]!;
+      const pid = num[2 * i + 1]!;
+      const textStart = at[o + At.TextStart]!;
+      const idEnd = at[o + At.IdEnd]!;
+      onLine({
+        time: lastTime,
+        host: h >= 0 ? hosts[h]! : intern(text.slice(at[o + At.HostStart], at[o + At.HostEnd])),
+        program: p >= 0 ? programs[p]! : intern(text.slice(at[o + At.ProgramStart], at[o + At.ProgramEnd])),
+        pid: pid < 0 ? undefined : pid,
+        queueId: idEnd < 0 ? undefined : text.slice(textStart, idEnd),
+        text: text.slice(textStart, rawEnd),
+        raw: text.slice(rawStart, rawEnd),
+        file,
+        lineNo: b.lineNo[i]!,
+      });
+    }
+  };
+
+  return new Promise((resolve, reject) => {
+    let stats: LogInputStats | undefined;
+    let failed: Error | undefined;
+    worker.on('message', (m: ReaderMessage) => {
+      if (failed) return;
+      if (m.t === 'batch') {
+        try {
+          take(m);
+        } catch (e) {
+          // The consumer failed: stop reading.
+          failed = e as Error;
+          void worker.terminate();
+          return;
+        }
+        worker.postMessage('ack');
+      } else if (m.t === 'done') {
+        const { first, last, ...counts } = m.stats;
+        stats = { ...counts, first: first === undefined ? undefined : new Date(first), last: last === undefined ? undefined : new Date(last) };
+      } else {
+        // Rebuilt so that the CLI shows system errors (a missing file) as such.
+        failed = Object.assign(new Error(m.message), { code: m.code, syscall: m.syscall, path: m.path });
+      }
+    });
+    worker.on('error', (e) => { failed ??= e; });
+    worker.on('exit', () => {
+      if (failed) reject(failed);
+      else if (stats) resolve(stats);
+      else reject(new Error('the log reader stopped without an answer'));
+    });
+  });
+}

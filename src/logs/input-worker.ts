@@ -1,0 +1,186 @@
+/**
+ * @module logs/input-worker
+ * The reading side of logs/input-thread: reads the files (logs/input's readLines), scans each line
+ * in place (logs/parse's scanLine) and posts each read chunk's lines as one batch, at most
+ * MAX_AHEAD batches ahead of the consumer's acknowledgements. Counts lines as scanLogs does, draws
+ * the progress bar, and posts the counters at the end (or the error that stopped it).
+ */
+import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { Progress, newStats, readLines, sources, type LineVisitor, type LogInputStats } from './input.js';
+import { At, MAX_AHEAD, STRIDE, UNPARSED, type Batch, type ReaderJob, type ReaderMessage } from './input-thread.js';
+import { newFields, scanLine } from './parse.js';
+
+/** Names numbered at most; past that, the consumer cuts them from the line itself. */
+const NAME_CAP = 10_000;
+/** Names compared in place before the table is asked. */
+const COMMON = 16;
+
+/**
+ * Numbers for host or program names, each sent to the consumer once. A log has a handful of each,
+ * so the names are first compared in place, without cutting them out of the line.
+ */
+class Names {
+  private readonly ids = new Map<string, number>();
+  /** The first names numbered, for the in-place comparison. */
+  private readonly common: string[] = [];
+  fresh: string[] = [];
+  /** id - the number of the name s[start, end), or -1 when the table is full. */
+  id(s: string, start: number, end: number): number {
+    const len = end - start;
+    const common = this.common;
+    for (let i = 0; i < common.length; i++) {
+      const c = common[i]!;
+      if (c.length === len && s.startsWith(c, start)) return i;
+    }
+    const name = s.slice(start, end);
+    let id = this.ids.get(name);
+    if (id === undefined) {
+      if (this.ids.size >= NAME_CAP) return -1;
+      id = this.ids.size;
+      const own = (' ' + name).slice(1);
+      this.ids.set(own, id);
+      this.fresh.push(own);
+      if (common.length < COMMON && common.length === id) common.push(own);
+    }
+    return id;
+  }
+}
+
+/** read - the whole job; resolves with the counters once every batch is acknowledged. */
+async function read(job: ReaderJob, port: MessagePort): Promise<LogInputStats> {
+  if (job.stderrTty) Object.defineProperty(process.stderr, 'isTTY', { value: true });
+  const stats = newStats();
+  const srcs = await sources({ files: job.files, now: job.now === undefined ? undefined : new Date(job.now) });
+  const progress = new Progress(srcs.reduce((n, s) => n + s.size, 0), job.progress && process.stderr.isTTY === true);
+  const since = job.since ?? Number.NEGATIVE_INFINITY;
+  const until = job.until ?? Number.POSITIVE_INFINITY;
+  const hosts = new Names();
+  const programs = new Names();
+  const f = newFields();
+  let first = Number.POSITIVE_INFINITY;
+  let last = Number.NEGATIVE_INFINITY;
+
+  // The batch being filled: lines of one string of one file.
+  let text = '';
+  let file = '';
+  let n = 0;
+  /** Lines a batch has room for (grown for chunks of short lines). */
+  let cap = 4096;
+  let at = new Int32Array(STRIDE * cap);
+  let num = new Float64Array(2 * cap);
+  let lineNo = new Int32Array(cap);
+  let ahead = 0;
+  let wake: (() => void) | undefined;
+  port.on('message', () => {
+    ahead--;
+    wake?.();
+  });
+
+  const flush = (): void => {
+    if (n === 0) return;
+    const batch: Batch = {
+      t: 'batch', text, file, n, at: at.subarray(0, n * STRIDE), num: num.subarray(0, 2 * n), lineNo: lineNo.subarray(0, n),
+      hosts: hosts.fresh, programs: programs.fresh,
+    };
+    port.postMessage(batch, [at.buffer, num.buffer, lineNo.buffer]);
+    ahead++;
+    hosts.fresh = [];
+    programs.fresh = [];
+    // The old arrays' buffers went with the batch (their lengths now read 0).
+    at = new Int32Array(STRIDE * cap);
+    num = new Float64Array(2 * cap);
+    lineNo = new Int32Array(cap);
+    n = 0;
+  };
+  /** slot - room for one more line in the batch of string `s`; its index. */
+  const slot = (s: string, name: string): number => {
+    if (s !== text || name !== file) {
+      flush();
+      text = s;
+      file = name;
+    }
+    if (n === cap) {
+      cap *= 2;
+      const a = new Int32Array(STRIDE * cap);
+      a.set(at);
+      at = a;
+      const b = new Float64Array(2 * cap);
+      b.set(num);
+      num = b;
+      const c = new Int32Array(cap);
+      c.set(lineNo);
+      lineNo = c;
+    }
+    return n++;
+  };
+
+  const visit: LineVisitor = (s, start, end, src, no) => {
+    if (!scanLine(s, start, end, src.now, f)) {
+      stats.unparsed++;
+      if (!job.unparsed || end === start) return;
+      const i = slot(s, src.name);
+      const o = i * STRIDE;
+      at[o + At.RawStart] = start;
+      at[o + At.RawEnd] = end;
+      at[o + At.Host] = UNPARSED;
+      lineNo[i] = no;
+      return;
+    }
+    stats.parsed++;
+    const t = f.ms;
+    if (t < since || t >= until) {
+      stats.outside++;
+      return;
+    }
+    if (t < first) first = t;
+    if (t > last) last = t;
+    const i = slot(s, src.name);
+    const o = i * STRIDE;
+    at[o + At.RawStart] = start;
+    at[o + At.RawEnd] = end;
+    at[o + At.HostStart] = f.hostStart;
+    at[o + At.HostEnd] = f.hostEnd;
+    at[o + At.Host] = hosts.id(s, f.hostStart, f.hostEnd);
+    at[o + At.ProgramStart] = f.programStart;
+    at[o + At.ProgramEnd] = f.programEnd;
+    at[o + At.Program] = programs.id(s, f.programStart, f.programEnd);
+    at[o + At.TextStart] = f.textStart;
+    at[o + At.IdEnd] = f.idEnd;
+    num[2 * i] = t;
+    num[2 * i + 1] = f.pid;
+    lineNo[i] = no;
+  };
+  /** Wait until the consumer is at most MAX_AHEAD batches behind. */
+  const pace = async (): Promise<void> => {
+    flush();
+    while (ahead >= MAX_AHEAD) await new Promise<void>((r) => { wake = r; });
+    wake = undefined;
+  };
+  try {
+    await readLines(srcs, stats, progress, visit, pace);
+    await pace();
+  } finally {
+    progress.done();
+  }
+  if (first <= last) {
+    stats.first = new Date(first);
+    stats.last = new Date(last);
+  }
+  return stats;
+}
+
+if (!isMainThread && parentPort) {
+  const port = parentPort;
+  read(workerData as ReaderJob, port).then(
+    (stats) => {
+      const { first, last, ...counts } = stats;
+      port.postMessage({ t: 'done', stats: { ...counts, first: first?.getTime(), last: last?.getTime() } } satisfies ReaderMessage);
+      port.close();
+    },
+    (e: unknown) => {
+      const err = e as NodeJS.ErrnoException;
+      port.postMessage({ t: 'error', message: err?.message ?? String(e), code: err?.code, syscall: err?.syscall, path: err?.path } satisfies ReaderMessage);
+      port.close();
+    },
+  );
+}
