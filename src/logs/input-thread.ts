@@ -22,6 +22,8 @@ import { Worker } from 'node:worker_threads';
 import { intern } from './strings.js';
 import type { InputLine, LogInputOptions, LogInputStats } from './input.js';
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 /** Batches the reader may send before the consumer has taken the first of them. */
 export const MAX_AHEAD = 4;
 /** Int32 fields per line in a batch (see At). */
@@ -95,8 +97,12 @@ export function scanLogsThreaded(opts: LogInputOptions, onLine: (l: InputLine) =
   const hosts: string[] = [];
   const programs: string[] = [];
   const { onUnparsed } = opts;
+  const reuse = opts.reuseLine === true;
   let lastMs = Number.NaN;
   let lastTime = new Date(0);
+
+  /** The line handed out when the caller lets it be reused (LogInputOptions.reuseLine). */
+  const shared: Mutable<InputLine> = { time: lastTime, host: '', program: '', pid: undefined, queueId: undefined, text: '', raw: '', file: '', lineNo: 0 };
 
   /** take - one batch's lines, to onLine (or onUnparsed). */
   const take = (b: Batch): void => {
@@ -121,17 +127,26 @@ export function scanLogsThreaded(opts: LogInputOptions, onLine: (l: InputLine) =
       const pid = num[2 * i + 1]!;
       const textStart = at[o + At.TextStart]!;
       const idEnd = at[o + At.IdEnd]!;
-      onLine({
-        time: lastTime,
-        host: h >= 0 ? hosts[h]! : intern(text.slice(at[o + At.HostStart], at[o + At.HostEnd])),
-        program: p >= 0 ? programs[p]! : intern(text.slice(at[o + At.ProgramStart], at[o + At.ProgramEnd])),
-        pid: pid < 0 ? undefined : pid,
-        queueId: idEnd < 0 ? undefined : text.slice(textStart, idEnd),
-        text: text.slice(textStart, rawEnd),
-        raw: text.slice(rawStart, rawEnd),
-        file,
-        lineNo: b.lineNo[i]!,
-      });
+      const host = h >= 0 ? hosts[h]! : intern(text.slice(at[o + At.HostStart], at[o + At.HostEnd]));
+      const program = p >= 0 ? programs[p]! : intern(text.slice(at[o + At.ProgramStart], at[o + At.ProgramEnd]));
+      const queueId = idEnd < 0 ? undefined : text.slice(textStart, idEnd);
+      const lineText = text.slice(textStart, rawEnd);
+      const raw = text.slice(rawStart, rawEnd);
+      const lineNo = b.lineNo[i]!;
+      if (!reuse) {
+        onLine({ time: lastTime, host, program, pid: pid < 0 ? undefined : pid, queueId, text: lineText, raw, file, lineNo });
+        continue;
+      }
+      shared.time = lastTime;
+      shared.host = host;
+      shared.program = program;
+      shared.pid = pid < 0 ? undefined : pid;
+      shared.queueId = queueId;
+      shared.text = lineText;
+      shared.raw = raw;
+      shared.file = file;
+      shared.lineNo = lineNo;
+      onLine(shared);
     }
   };
 

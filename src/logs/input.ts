@@ -53,6 +53,11 @@ export interface LogInputOptions {
    * the lines and counters are the same.
    */
   readonly thread?: boolean;
+  /**
+   * The caller keeps no line object past its callback (it copies what it keeps): the threaded reader
+   * may then hand out one object, refilled line after line, instead of a new one per line.
+   */
+  readonly reuseLine?: boolean;
   /** Called with each line that is not in log format. */
   readonly onUnparsed?: (raw: string, file: string, lineNo: number) => void;
 }

@@ -790,6 +790,7 @@ export function detailGroups(d: Detail): DetailGroup[] {
 /** collectReport - reads the logs once and returns the report data and the input counters. */
 export async function collectReport(input: LogInputOptions, opts: ReportOptions, onUnrecognized?: (l: InputLine) => void): Promise<{ data: ReportData; stats: LogInputStats }> {
   const c = new Collector(opts, onUnrecognized);
-  const stats = await scanLogs(input, (l) => c.line(l));
+  // The collector copies what it keeps from a line (detach, numbers): the reader may reuse line objects.
+  const stats = await scanLogs({ ...input, reuseLine: true }, (l) => c.line(l));
   return { data: c.finish(stats, input), stats };
 }
