@@ -5,7 +5,10 @@
  * closing message about lines that were not understood.
  */
 import { Option, type Command } from 'commander';
-import { dayRange, parseTimeOption, type LogInputOptions, type LogInputStats } from '../logs/input.js';
+import { dayRange, parseTimeOption, type LogInputOptions } from '../logs/input.js';
+import { StrictSink } from './logs-strict.js';
+
+export { reportUnderstood, StrictSink } from './logs-strict.js';
 
 /** The shared options as commander hands them over. */
 export interface InputFlags {
@@ -29,16 +32,6 @@ export function addInputOptions(cmd: Command): Command {
     .addOption(new Option('--threads <n>', 'threads: 2 reads and scans files in a thread of its own (standard input: always 1)').choices(['1', '2']).default('2'));
 }
 
-/** Collects not-understood lines for --strict, writing them as they come (memory stays flat). */
-export class StrictSink {
-  count = 0;
-  constructor(private readonly enabled: boolean) {}
-  readonly add = (raw: string, file: string, lineNo: number, why = 'not in Postfix log format'): void => {
-    this.count++;
-    if (this.enabled) process.stderr.write(`${file}:${lineNo}: ${why}: ${raw.length > 300 ? `${raw.slice(0, 300)}…` : raw}\n`);
-  };
-}
-
 /** inputOptions - the LogInputOptions of the shared flags; throws a clear error on a bad time. */
 export function inputOptions(files: readonly string[], flags: InputFlags, strict: StrictSink, now = new Date()): LogInputOptions {
   let since = flags.since === undefined ? undefined : parseTimeOption(flags.since, now);
@@ -50,14 +43,4 @@ export function inputOptions(files: readonly string[], flags: InputFlags, strict
   }
   if (since && until && since >= until) throw new Error(`--since ${since.toISOString()} is not before --until ${until.toISOString()}`);
   return { files, since, until, progress: flags.progress !== false, onUnparsed: strict.add, thread: flags.threads !== '1' };
-}
-
-/** reportUnderstood - the closing note on standard error; the exit status --strict asks for. */
-export function reportUnderstood(stats: LogInputStats, strict: StrictSink, flags: InputFlags, extraNotUnderstood = 0): number {
-  const bad = strict.count + extraNotUnderstood;
-  if (bad > 0 && !flags.strict) {
-    process.stderr.write(`mxguard: ${bad} of ${stats.lines} lines were not understood and were skipped (--strict lists them)\n`);
-  }
-  if (stats.lines === 0) process.stderr.write('mxguard: the input was empty\n');
-  return flags.strict && bad > 0 ? 1 : 0;
 }

@@ -15,10 +15,11 @@
  * could not run (bad option, unreadable file).
  */
 import { writeFileSync } from 'node:fs';
-import v8 from 'node:v8';
 import { Option, type Command } from 'commander';
 import { collectBans, renderBans, type BanFormat } from '../logs/detect/ban-output.js';
-import { DEFAULTS, detect, detectOptions, type ThresholdFlags } from '../logs/detect/index.js';
+import { DEFAULTS, detectOptions, type ThresholdFlags } from '../logs/detect/index.js';
+import type { DetectAnswer, DetectJob } from '../logs/detect/worker.js';
+import { runInWorker } from './logs-worker.js';
 import { NetList } from '../logs/detect/net.js';
 import { parseDuration } from '../logs/detect/options.js';
 import { renderText } from '../logs/detect/render.js';
@@ -89,23 +90,11 @@ export function configureDetect(cmd: Command, run: Run): void {
 }
 
 /**
- * boundHeapGrowth - lets the JavaScript heap grow by at most a quarter between full collections.
- * V8 otherwise lets it grow up to four times what survived the last one when collections are
- * cheap, and the reader's 1 MiB chunk strings pile up until the next one. On a generated 1M-line
- * log the peak RSS was about 230 MB with the default and about 155 MB with this; a pass that
- * skips every line gives 173 and 147 MB (the CLI alone, before reading, is about 100 MB); the
- * detectors keep about 20 MB. Setting a V8 flag at run time is only safe for flags V8 reads as it
- * goes; this one is read at each collection. MXGUARD_HEAP_GROWTH=0 leaves V8's default.
+ * Heap limits of the detection's worker thread, MiB: the detectors keep about 20 MB (their tables
+ * are capped by --max-keys); the limit makes V8 collect before the heap grows far past that.
  */
-function boundHeapGrowth(): void {
-  const pct = process.env['MXGUARD_HEAP_GROWTH'] ?? '25';
-  if (!/^\d+$/.test(pct) || pct === '0') return;
-  try {
-    v8.setFlagsFromString(`--heap-growing-percent=${pct}`);
-  } catch {
-    // An unknown flag in another V8: keep the default.
-  }
-}
+const WORKER_HEAP_MB = 96;
+const WORKER_YOUNG_MB = 8;
 
 /** logsDetect - runs the detection and writes the outputs; returns the exit status. */
 export async function logsDetect(files: readonly string[], flags: DetectFlags): Promise<number> {
@@ -131,9 +120,26 @@ export async function logsDetect(files: readonly string[], flags: DetectFlags): 
   }
 
   let result;
-  boundHeapGrowth();
   try {
-    result = await detect(input, opts);
+    const job: DetectJob = {
+      files: input.files,
+      since: input.since?.getTime(),
+      until: input.until?.getTime(),
+      progress: input.progress === true,
+      strict: flags.strict === true,
+      thread: input.thread === true,
+      stderrTty: process.stderr.isTTY === true,
+      opts,
+    };
+    const answer = await runInWorker<DetectAnswer>(new URL('../logs/detect/worker.js', import.meta.url), job,
+      { oldMb: WORKER_HEAP_MB, youngMb: WORKER_YOUNG_MB },
+      `the detection needed more than its ${WORKER_HEAP_MB} MB heap (lower --max-keys, or report this log's shape as a bug)`);
+    if ('error' in answer) {
+      // Rebuilt so that input trouble is told apart from a bug below.
+      throw Object.assign(new Error(answer.error.message), { code: answer.error.code, syscall: answer.error.syscall, stack: answer.error.stack });
+    }
+    result = answer;
+    strict.count += answer.notUnderstood;
   } catch (e) {
     // Input trouble (no such file, a directory, a broken gzip) is one line; anything else is a bug
     // and keeps its stack (run() prints it, exit 2).

@@ -11,9 +11,9 @@
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { isatty } from 'node:tty';
-import { Worker } from 'node:worker_threads';
 import type { ReportJob, ReportResult } from '../logs/report/worker.js';
 import { addInputOptions, inputOptions, StrictSink, type InputFlags } from './logs-common.js';
+import { runInWorker } from './logs-worker.js';
 
 type Run = (fn: () => number | Promise<number | void> | void) => Promise<void>;
 
@@ -129,32 +129,13 @@ export async function logsReport(files: readonly string[], flags: ReportFlags): 
 }
 
 /** runWorker - the report in a worker thread with a capped heap; its exit status, or its error. */
-function runWorker(job: ReportJob): Promise<number> {
-  // Standard input is the process's: a worker reads it only through the stream it is given.
-  const stdin = job.files.length === 0 || job.files.includes('-');
-  const worker = new Worker(new URL('../logs/report/worker.js', import.meta.url), {
-    workerData: job,
-    resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB, maxYoungGenerationSizeMb: WORKER_YOUNG_MB },
-    stdin,
-  });
-  if (stdin && worker.stdin) process.stdin.pipe(worker.stdin);
-  return new Promise((resolve, reject) => {
-    let result: ReportResult | undefined;
-    let failed: Error | undefined;
-    worker.on('message', (m: ReportResult) => { result = m; });
-    worker.on('error', (e: NodeJS.ErrnoException) => {
-      failed = e.code === 'ERR_WORKER_OUT_OF_MEMORY'
-        ? new Error(`the report needed more than its ${WORKER_HEAP_MB} MB heap (please report this log's shape as a bug)`)
-        : e;
-    });
-    worker.on('exit', () => {
-      if (failed) return reject(failed);
-      if (!result) return reject(new Error('the report stopped without an answer'));
-      if ('code' in result) return resolve(result.code);
-      // Rebuilt so that the caller's wrapper shows system errors (a missing file) as such.
-      reject(Object.assign(new Error(result.error.message), { code: result.error.code, syscall: result.error.syscall }));
-    });
-  });
+async function runWorker(job: ReportJob): Promise<number> {
+  const result = await runInWorker<ReportResult>(new URL('../logs/report/worker.js', import.meta.url), job,
+    { oldMb: WORKER_HEAP_MB, youngMb: WORKER_YOUNG_MB },
+    `the report needed more than its ${WORKER_HEAP_MB} MB heap (please report this log's shape as a bug)`);
+  if ('code' in result) return result.code;
+  // Rebuilt so that the caller's wrapper shows system errors (a missing file) as such.
+  throw Object.assign(new Error(result.error.message), { code: result.error.code, syscall: result.error.syscall });
 }
 
 /** `Nov 27` (pflogsumm's -d heading: the day space-padded). */

@@ -11,7 +11,8 @@
  * --strict listing and the closing note to standard error, which Node forwards to the process.
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { reportUnderstood, StrictSink, type InputFlags } from '../../cli/logs-common.js';
+import { reportUnderstood, StrictSink } from '../../cli/logs-strict.js';
+import type { InputFlags } from '../../cli/logs-common.js';
 import { collectReport } from './collect.js';
 import type { ReportOptions } from './model.js';
 import { FdOut, FileOut, type Out } from './output.js';
