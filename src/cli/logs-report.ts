@@ -13,7 +13,8 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { isatty } from 'node:tty';
 import type { ReportJob, ReportResult } from '../logs/report/worker.js';
 import { addInputOptions, inputOptions, StrictSink, type InputFlags } from './logs-common.js';
-import { runInWorker } from './logs-worker.js';
+import { runInWorker, startReaderFor } from './logs-worker.js';
+import type { LogInputOptions } from '../logs/input.js';
 
 type Run = (fn: () => number | Promise<number | void> | void) => Promise<void>;
 
@@ -125,14 +126,21 @@ export async function logsReport(files: readonly string[], flags: ReportFlags): 
     format: flags.format,
     output: flags.output,
   };
-  return runWorker(job);
+  return runWorker(job, input);
 }
 
 /** runWorker - the report in a worker thread with a capped heap; its exit status, or its error. */
-async function runWorker(job: ReportJob): Promise<number> {
-  const result = await runInWorker<ReportResult>(new URL('../logs/report/worker.js', import.meta.url), job,
-    { oldMb: WORKER_HEAP_MB, youngMb: WORKER_YOUNG_MB },
-    `the report needed more than its ${WORKER_HEAP_MB} MB heap (please report this log's shape as a bug)`);
+async function runWorker(job: ReportJob, input: LogInputOptions): Promise<number> {
+  const reader = startReaderFor(input);
+  let result: ReportResult;
+  try {
+    result = await runInWorker<ReportResult, ReportJob>(new URL('../logs/report/worker.js', import.meta.url), { ...job, readerPort: reader?.port },
+      { oldMb: WORKER_HEAP_MB, youngMb: WORKER_YOUNG_MB },
+      `the report needed more than its ${WORKER_HEAP_MB} MB heap (please report this log's shape as a bug)`, reader ? [reader.port] : []);
+  } catch (e) {
+    throw reader?.done() ?? e;
+  }
+  reader?.done();
   if ('code' in result) return result.code;
   // Rebuilt so that the caller's wrapper shows system errors (a missing file) as such.
   throw Object.assign(new Error(result.error.message), { code: result.error.code, syscall: result.error.syscall });

@@ -5,7 +5,9 @@
  * stays bounded on any log. Standard input, when the job reads it, is piped to the worker; the
  * worker writes to standard error itself (Node forwards it) and posts one answer.
  */
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { canThread, readerJob, startReader } from '../logs/input-thread.js';
+import type { LogInputOptions } from '../logs/input.js';
 
 export interface HeapLimits {
   /** Old generation, MiB. */
@@ -18,11 +20,14 @@ export interface HeapLimits {
  * runInWorker - the answer the worker at `url` posts for `job`; rejects with the worker's error,
  * or with `outOfMemory` when the heap limit was reached.
  */
-export function runInWorker<A>(url: URL, job: { readonly files: readonly string[] }, limits: HeapLimits, outOfMemory: string): Promise<A> {
+export function runInWorker<A, J extends { readonly files: readonly string[] } = { readonly files: readonly string[] }>(
+  url: URL, job: J, limits: HeapLimits, outOfMemory: string, transferList: readonly MessagePort[] = [],
+): Promise<A> {
   // Standard input is the process's: a worker reads it only through the stream it is given.
   const stdin = job.files.length === 0 || job.files.includes('-');
   const worker = new Worker(url, {
     workerData: job,
+    transferList: [...transferList],
     resourceLimits: { maxOldGenerationSizeMb: limits.oldMb, maxYoungGenerationSizeMb: limits.youngMb },
     stdin,
   });
@@ -40,4 +45,28 @@ export function runInWorker<A>(url: URL, job: { readonly files: readonly string[
       else reject(new Error('the worker stopped without an answer'));
     });
   });
+}
+
+/**
+ * startReaderFor - when `input` is read in a thread (--threads 2, files only), that thread, started
+ * now so that it starts while the command's worker does; the port to hand that worker, and a
+ * function that ends the reader (call it when the worker is done). Undefined: the worker reads
+ * itself.
+ */
+export function startReaderFor(input: LogInputOptions): { port: MessagePort; done: () => Error | undefined } | undefined {
+  if (input.thread !== true || !canThread(input)) return undefined;
+  const { port1, port2 } = new MessageChannel();
+  const reader = startReader(readerJob(input), port1);
+  let failure: Error | undefined;
+  // The consumer sees the reader's end as its port closing; the reason is kept for the message.
+  reader.on('error', (e: NodeJS.ErrnoException) => {
+    failure = e.code === 'ERR_WORKER_OUT_OF_MEMORY' ? new Error('the log reader needed more than its heap (please report this log\'s shape as a bug)') : e;
+  });
+  return {
+    port: port2,
+    done: () => {
+      void reader.terminate();
+      return failure;
+    },
+  };
 }

@@ -18,7 +18,7 @@
  * Standard input and the prefilter (of `logs trace`) stay with `scanLogs`.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { Worker, type MessagePort } from 'node:worker_threads';
 import { intern } from './strings.js';
 import type { InputLine, LogInputOptions, LogInputStats } from './input.js';
 
@@ -79,9 +79,9 @@ export function canThread(opts: LogInputOptions): boolean {
   return opts.files.length > 0 && !opts.files.includes('-') && opts.prefilter === undefined && availableParallelism() >= 2;
 }
 
-/** scanLogsThreaded - scanLogs, with reading and scanning in a worker thread (see the module comment). */
-export function scanLogsThreaded(opts: LogInputOptions, onLine: (l: InputLine) => void): Promise<LogInputStats> {
-  const job: ReaderJob = {
+/** readerJob - what the reader worker is asked, for these options. */
+export function readerJob(opts: LogInputOptions): ReaderJob {
+  return {
     files: opts.files,
     since: opts.since?.getTime(),
     until: opts.until?.getTime(),
@@ -90,10 +90,36 @@ export function scanLogsThreaded(opts: LogInputOptions, onLine: (l: InputLine) =
     stderrTty: process.stderr.isTTY === true,
     unparsed: opts.onUnparsed !== undefined,
   };
-  const worker = new Worker(new URL('./input-worker.js', import.meta.url), {
-    workerData: job,
+}
+
+/**
+ * startReader - the reader worker for `job`. It talks to its parent, or over `port` when given (a
+ * command's main thread starts the reader while its worker thread, which consumes the lines, is
+ * still starting: see LogInputOptions.readerPort).
+ */
+export function startReader(job: ReaderJob, port?: MessagePort): Worker {
+  return new Worker(new URL('./input-worker.js', import.meta.url), {
+    workerData: { job, port },
+    transferList: port ? [port] : [],
     resourceLimits: { maxOldGenerationSizeMb: READER_HEAP_MB, maxYoungGenerationSizeMb: READER_YOUNG_MB },
   });
+}
+
+/** scanLogsThreaded - scanLogs, with reading and scanning in a worker thread (see the module comment). */
+export function scanLogsThreaded(opts: LogInputOptions, onLine: (l: InputLine) => void): Promise<LogInputStats> {
+  // The reader's end: a worker of ours, or a port to one started for us.
+  let link: Worker | MessagePort;
+  let stop: () => void;
+  if (opts.readerPort) {
+    const port = opts.readerPort;
+    link = port;
+    // Without its consumer's acknowledgements the reader stops, and its thread ends.
+    stop = () => port.close();
+  } else {
+    const worker = startReader(readerJob(opts));
+    link = worker;
+    stop = () => void worker.terminate();
+  }
   const hosts: string[] = [];
   const programs: string[] = [];
   const { onUnparsed } = opts;
@@ -153,7 +179,15 @@ export function scanLogsThreaded(opts: LogInputOptions, onLine: (l: InputLine) =
   return new Promise((resolve, reject) => {
     let stats: LogInputStats | undefined;
     let failed: Error | undefined;
-    worker.on('message', (m: ReaderMessage) => {
+    let ended = false;
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
+      if (failed) reject(failed);
+      else if (stats) resolve(stats);
+      else reject(new Error('the log reader stopped without an answer'));
+    };
+    link.on('message', (m: ReaderMessage) => {
       if (failed) return;
       if (m.t === 'batch') {
         try {
@@ -161,23 +195,32 @@ export function scanLogsThreaded(opts: LogInputOptions, onLine: (l: InputLine) =
         } catch (e) {
           // The consumer failed: stop reading.
           failed = e as Error;
-          void worker.terminate();
+          stop();
           return;
         }
-        worker.postMessage('ack');
+        link.postMessage('ack');
       } else if (m.t === 'done') {
         const { first, last, ...counts } = m.stats;
         stats = { ...counts, first: first === undefined ? undefined : new Date(first), last: last === undefined ? undefined : new Date(last) };
+        if (link !== undefined && !(link instanceof Worker)) {
+          link.close();
+          end();
+        }
       } else {
         // Rebuilt so that the CLI shows system errors (a missing file) as such.
         failed = Object.assign(new Error(m.message), { code: m.code, syscall: m.syscall, path: m.path });
+        if (!(link instanceof Worker)) {
+          link.close();
+          end();
+        }
       }
     });
-    worker.on('error', (e) => { failed ??= e; });
-    worker.on('exit', () => {
-      if (failed) reject(failed);
-      else if (stats) resolve(stats);
-      else reject(new Error('the log reader stopped without an answer'));
-    });
+    if (link instanceof Worker) {
+      link.on('error', (e) => { failed ??= e; });
+      link.on('exit', end);
+    } else {
+      // The reader's thread ended (or failed) before it answered.
+      link.on('close', end);
+    }
   });
 }

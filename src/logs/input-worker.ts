@@ -9,6 +9,7 @@ import { isMainThread, parentPort, workerData, type MessagePort } from 'node:wor
 import { Progress, newStats, readLines, sources, type LineVisitor, type LogInputStats } from './input.js';
 import { At, MAX_AHEAD, STRIDE, UNPARSED, type Batch, type ReaderJob, type ReaderMessage } from './input-thread.js';
 import { newFields, scanLine } from './parse.js';
+import { detach } from './strings.js';
 
 /** Names numbered at most; past that, the consumer cuts them from the line itself. */
 const NAME_CAP = 10_000;
@@ -37,7 +38,7 @@ class Names {
     if (id === undefined) {
       if (this.ids.size >= NAME_CAP) return -1;
       id = this.ids.size;
-      const own = (' ' + name).slice(1);
+      const own = detach(name);
       this.ids.set(own, id);
       this.fresh.push(own);
       if (common.length < COMMON && common.length === id) common.push(own);
@@ -170,8 +171,9 @@ async function read(job: ReaderJob, port: MessagePort): Promise<LogInputStats> {
 }
 
 if (!isMainThread && parentPort) {
-  const port = parentPort;
-  read(workerData as ReaderJob, port).then(
+  const data = workerData as { job: ReaderJob; port?: MessagePort };
+  const port = data.port ?? parentPort;
+  read(data.job, port).then(
     (stats) => {
       const { first, last, ...counts } = stats;
       port.postMessage({ t: 'done', stats: { ...counts, first: first?.getTime(), last: last?.getTime() } } satisfies ReaderMessage);

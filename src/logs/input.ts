@@ -21,6 +21,7 @@
 import { createReadStream, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import type { MessagePort } from 'node:worker_threads';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import { canThread, scanLogsThreaded } from './input-thread.js';
@@ -58,6 +59,11 @@ export interface LogInputOptions {
    * may then hand out one object, refilled line after line, instead of a new one per line.
    */
   readonly reuseLine?: boolean;
+  /**
+   * A reader thread already started for these options (logs/input-thread's startReader), posting
+   * to this port: the command's main thread starts it while the thread that counts is starting.
+   */
+  readonly readerPort?: MessagePort;
   /** Called with each line that is not in log format. */
   readonly onUnparsed?: (raw: string, file: string, lineNo: number) => void;
 }
@@ -126,7 +132,10 @@ export async function sources(opts: LogInputOptions): Promise<Source[]> {
       continue;
     }
     const st = statSync(name); // throws ENOENT with the path: reported by the CLI
-    if (!st.isFile()) throw new Error(`${name}: not a regular file`);
+    if (!st.isFile()) {
+      // Told as a system error (one line, no stack trace): the administrator named a directory or a device.
+      throw Object.assign(new Error(`${name}: not a regular file`), { code: st.isDirectory() ? 'EISDIR' : 'EINVAL', syscall: 'read', path: name });
+    }
     const now = opts.now ?? st.mtime;
     out.push({ name, now, size: st.size, ...(await peek(name, now)), index });
   }
@@ -225,7 +234,7 @@ export function newStats(): LogInputStats {
 
 /** scanLogs - reads every input once and calls `onLine` for each parsed line inside the range. */
 export async function scanLogs(opts: LogInputOptions, onLine: (l: InputLine) => void): Promise<LogInputStats> {
-  if (opts.thread === true && canThread(opts)) return scanLogsThreaded(opts, onLine);
+  if (opts.readerPort || (opts.thread === true && canThread(opts))) return scanLogsThreaded(opts, onLine);
   const stats = newStats();
   const srcs = await sources(opts);
   const progress = new Progress(srcs.reduce((n, s) => n + s.size, 0), opts.progress === true && process.stderr.isTTY === true);

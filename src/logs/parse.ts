@@ -12,7 +12,7 @@
  * `queueId` undefined; their text still starts with `NOQUEUE:`.
  */
 
-import { intern } from './strings.js';
+import { detach, intern } from './strings.js';
 
 /** One understood log line. */
 export interface LogLine {
@@ -100,7 +100,7 @@ function traditionalMs(s: string, start: number, sec: number, end: number, now: 
   }
   if (!(sec - start === minuteKey.length && s.startsWith(minuteKey, start) && now === minuteNow)) {
     const key = s.slice(start, sec);
-    minuteKey = key.length < 13 ? key : (' ' + key).slice(1);
+    minuteKey = detach(key);
     minuteNow = now;
     minuteParts = TRADITIONAL_MINUTE_RE.exec(key) ?? undefined;
     minuteMs = minuteParts ? minuteOf(minuteParts, new Date(now).getFullYear()) : Number.NaN;
@@ -121,7 +121,7 @@ let rfcMs = Number.NaN;
 function rfc3339Ms(s: string, start: number, end: number): number {
   if (end - start === rfcStamp.length && s.startsWith(rfcStamp, start)) return rfcMs;
   const stamp = s.slice(start, end);
-  rfcStamp = (' ' + stamp).slice(1);
+  rfcStamp = detach(stamp);
   rfcMs = RFC3339_STAMP_RE.test(stamp) ? new Date(stamp.replace(' ', 'T')).getTime() : Number.NaN;
   return rfcMs;
 }

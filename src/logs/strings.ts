@@ -9,12 +9,13 @@
  */
 
 /**
- * detach - `s` with storage of its own. A JSON round trip copies losslessly (lone surrogates
- * included, which a UTF-8 round trip would replace) and as fast as the alternatives; V8 copies
- * strings shorter than 13 characters anyway.
+ * detach - `s` with storage of its own. Concatenating forces a flat copy (`' ' + s` is flattened
+ * when sliced), and the slice after the blank points into that copy, not into the read chunk: a
+ * lossless copy (lone surrogates included) about three times as fast as a JSON or UTF-8 round
+ * trip. V8 copies strings shorter than 13 characters anyway.
  */
 export function detach(s: string): string {
-  return s.length < 13 ? s : (JSON.parse(JSON.stringify(s)) as string);
+  return s.length < 13 ? s : (' ' + s).slice(1);
 }
 
 const INTERN_CAP = 10_000;

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { scanLogs, type InputLine, type LogInputOptions } from '../../src/logs/input.js';
 import { collectReport } from '../../src/logs/report/collect.js';
-import { repoRoot } from '../helpers/run-cli.js';
+import { repoRoot, runCli } from '../helpers/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mxguard-input-thread-'));
 const fixtures = join(repoRoot, 'test', 'fixtures');
@@ -105,4 +105,20 @@ test('a missing file is reported as such; a consumer that fails stops the reader
     /consumer failed/,
   );
   assert.equal(n, 3);
+});
+
+test('the command line: the same report with one thread or two; a directory or a missing file is one clear line', async () => {
+  const f = logFixtures[0]!;
+  const one = await runCli(['logs', 'report', '--threads', '1', '--no-progress', f]);
+  const two = await runCli(['logs', 'report', '--no-progress', f]);
+  assert.equal(two.code, 0, two.stderr);
+  assert.equal(two.stdout, one.stdout);
+  for (const bad of [dir, join(dir, 'no-such.log')]) {
+    for (const cmd of ['report', 'detect']) {
+      const r = await runCli(['logs', cmd, '--no-progress', bad]);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, bad === dir ? /not a regular file/ : /ENOENT/);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    }
+  }
 });

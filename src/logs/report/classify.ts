@@ -15,6 +15,7 @@
  * that prefix (`relay/smtp` for `postfix/relay/smtp`). `pfCmd` is that name, or undefined for a
  * line pflogsumm skips; the collector uses it in --pflogsumm-compat mode.
  */
+import { detach } from '../strings.js';
 
 export type Family =
   | 'postfix'
@@ -88,7 +89,7 @@ export class ProgramClassifier {
       p = this.compute(program);
       // Program names are few; a log full of random ones must not grow this without end.
       if (this.cache.size >= 2000) this.cache.clear();
-      this.cache.set((' ' + program).slice(1), p);
+      this.cache.set(detach(program), p);
     }
     this.lastName = program;
     this.last = p;

@@ -10,7 +10,7 @@
  * standard output's file descriptor), then posts its exit status; it writes the progress bar, the
  * --strict listing and the closing note to standard error, which Node forwards to the process.
  */
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { reportUnderstood, StrictSink } from '../../cli/logs-strict.js';
 import type { InputFlags } from '../../cli/logs-common.js';
 import { collectReport } from './collect.js';
@@ -30,6 +30,8 @@ export interface ReportJob {
   readonly opts: ReportOptions;
   readonly format: 'text' | 'json' | 'html';
   readonly output?: string;
+  /** A reader thread the main thread started for these files (LogInputOptions.readerPort). */
+  readonly readerPort?: MessagePort;
 }
 
 /** The worker's answer. */
@@ -59,6 +61,7 @@ export async function runJob(job: ReportJob): Promise<number> {
     progress: job.flags.progress !== false,
     onUnparsed: strict.add,
     thread: job.flags.threads !== '1',
+    readerPort: job.readerPort,
   };
   const { data, stats } = await collectReport(input, job.opts, (l) => strict.add(l.raw, l.file, l.lineNo, 'not recognised'));
   const out: Out = job.output ? FileOut.create(job.output) : new FdOut(1);
