@@ -12,9 +12,7 @@
  * What crosses between the threads, per read chunk (a batch): the chunk's text (one string, copied
  * once), and for each line its offsets in that text and its numbers (time, pid) in typed arrays
  * whose buffers are moved, not copied. Host and program names are numbered by the reader and sent
- * once each, and so is the address of a queue id's `from=<…>` or `to=<…>` line (InputLine.addressId):
- * a consumer with tables per address can find an address's row by number, without hashing the
- * string. The reader runs at most MAX_AHEAD batches ahead of the consumer, so memory stays flat
+ * once each. The reader runs at most MAX_AHEAD batches ahead of the consumer, so memory stays flat
  * whatever the size of the log.
  *
  * Standard input and the prefilter (of `logs trace`) stay with `scanLogs`.
@@ -29,9 +27,9 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 /** Batches the reader may send before the consumer has taken the first of them. */
 export const MAX_AHEAD = 4;
 /** Int32 fields per line in a batch (see At). */
-export const STRIDE = 12;
+export const STRIDE = 10;
 /** Offsets of the fields of one line in Batch.at. */
-export const enum At { RawStart, RawEnd, HostStart, HostEnd, Host, ProgramStart, ProgramEnd, Program, TextStart, IdEnd, AddressEnd, Address }
+export const enum At { RawStart, RawEnd, HostStart, HostEnd, Host, ProgramStart, ProgramEnd, Program, TextStart, IdEnd }
 /** Host number of a line the reader could not parse; other negative name numbers: cut the name from the line. */
 export const UNPARSED = -2;
 
@@ -130,7 +128,7 @@ export function scanLogsThreaded(opts: LogInputOptions, onLine: (l: InputLine) =
   let lastTime = new Date(0);
 
   /** The line handed out when the caller lets it be reused (LogInputOptions.reuseLine). */
-  const shared: Mutable<InputLine> = { time: lastTime, host: '', program: '', pid: undefined, queueId: undefined, text: '', raw: '', file: '', lineNo: 0, addressId: -1, addressEnd: -1 };
+  const shared: Mutable<InputLine> = { time: lastTime, host: '', program: '', pid: undefined, queueId: undefined, text: '', raw: '', file: '', lineNo: 0 };
 
   /** take - one batch's lines, to onLine (or onUnparsed). */
   const take = (b: Batch): void => {
@@ -161,10 +159,8 @@ export function scanLogsThreaded(opts: LogInputOptions, onLine: (l: InputLine) =
       const lineText = text.slice(textStart, rawEnd);
       const raw = text.slice(rawStart, rawEnd);
       const lineNo = b.lineNo[i]!;
-      const addressId = at[o + At.Address]!;
-      const addressEnd = at[o + At.AddressEnd]! - textStart;
       if (!reuse) {
-        onLine({ time: lastTime, host, program, pid: pid < 0 ? undefined : pid, queueId, text: lineText, raw, file, lineNo, addressId, addressEnd });
+        onLine({ time: lastTime, host, program, pid: pid < 0 ? undefined : pid, queueId, text: lineText, raw, file, lineNo });
         continue;
       }
       shared.time = lastTime;
@@ -176,8 +172,6 @@ export function scanLogsThreaded(opts: LogInputOptions, onLine: (l: InputLine) =
       shared.raw = raw;
       shared.file = file;
       shared.lineNo = lineNo;
-      shared.addressId = addressId;
-      shared.addressEnd = addressEnd;
       onLine(shared);
     }
   };

@@ -13,8 +13,6 @@ import { detach } from './strings.js';
 
 /** Names numbered at most; past that, the consumer cuts them from the line itself. */
 const NAME_CAP = 10_000;
-/** Addresses numbered at most (InputLine.addressId); past that, lines go without a number. */
-const ADDRESS_CAP = 1 << 17;
 /** Names compared in place before the table is asked. */
 const COMMON = 16;
 
@@ -59,30 +57,6 @@ async function read(job: ReaderJob, port: MessagePort): Promise<LogInputStats> {
   const until = job.until ?? Number.POSITIVE_INFINITY;
   const hosts = new Names();
   const programs = new Names();
-  const addresses = new Map<string, number>();
-  /**
-   * address - for the batch line at `o`: the number and end of the address when the text after the
-   * queue id (at `from`) is `to=<ADDRESS>…` or `from=<ADDRESS>…`; -1 and -1 otherwise.
-   */
-  const address = (s: string, from: number, end: number, o: number): void => {
-    let a = -1;
-    if (s.startsWith('to=<', from)) a = from + 4;
-    else if (s.startsWith('from=<', from)) a = from + 6;
-    const close = a < 0 ? -1 : s.indexOf('>', a);
-    if (close < 0 || close >= end) {
-      at[o + At.Address] = -1;
-      at[o + At.AddressEnd] = -1;
-      return;
-    }
-    const key = s.slice(a, close);
-    let id = addresses.get(key);
-    if (id === undefined && addresses.size < ADDRESS_CAP) {
-      id = addresses.size;
-      addresses.set(detach(key), id);
-    }
-    at[o + At.Address] = id ?? -1;
-    at[o + At.AddressEnd] = close;
-  };
   const f = newFields();
   let first = Number.POSITIVE_INFINITY;
   let last = Number.NEGATIVE_INFINITY;
@@ -173,12 +147,6 @@ async function read(job: ReaderJob, port: MessagePort): Promise<LogInputStats> {
     at[o + At.Program] = programs.id(s, f.programStart, f.programEnd);
     at[o + At.TextStart] = f.textStart;
     at[o + At.IdEnd] = f.idEnd;
-    if (f.idEnd >= 0) {
-      address(s, f.idEnd + 2, end, o);
-    } else {
-      at[o + At.Address] = -1;
-      at[o + At.AddressEnd] = -1;
-    }
     num[2 * i] = t;
     num[2 * i + 1] = f.pid;
     lineNo[i] = no;

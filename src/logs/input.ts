@@ -31,14 +31,6 @@ import { parseLine, type ParsedLine } from './parse.js';
 export interface InputLine extends ParsedLine {
   /** 1-based line number in its file. */
   readonly lineNo: number;
-  /**
-   * Set by the threaded reader (logs/input-thread) on a queue id's line whose text goes on with
-   * `from=<ADDRESS>` or `to=<ADDRESS>`: a number for ADDRESS as written (the same number for the
-   * same string, within one run), and where it ends in `text` (at its `>`). -1 (or undefined)
-   * otherwise, or when the reader has numbered too many.
-   */
-  readonly addressId?: number;
-  readonly addressEnd?: number;
 }
 
 export interface LogInputOptions {

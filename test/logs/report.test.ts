@@ -484,23 +484,6 @@ test('the hand-cut delivery line gives what pflogsumm\'s pattern gives', () => {
   assert.ok(n >= 20, `only ${n} lines`);
 });
 
-test('a table found by the reader\'s numbers gives the same rows as by name, also across pruning', () => {
-  // Same keys, same order, once by name and once by name and number (number i for written form i).
-  const byName = new Tally<{ n: number }>(100, () => ({ n: 0 }));
-  const byNumber = new Tally<{ n: number }>(100, () => ({ n: 0 }));
-  let seed = 7;
-  for (let i = 0; i < 20_000; i++) {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    const k = seed % 7 === 0 ? 'hot' : `key${seed % 500}`;
-    const id = k === 'hot' ? 500 : seed % 500;
-    byName.entry(k).n++;
-    byNumber.entry(k, id).n++;
-  }
-  assert.ok(byName.pruned && byNumber.pruned);
-  assert.deepEqual(byNumber.top(undefined, 'n'), byName.top(undefined, 'n'));
-  assert.equal(byNumber.top(1, 'n')[0]![0], 'hot');
-});
-
 test('bounded tables: totals stay exact past the cap; distinct counts are estimated; the details keep their totals', () => {
   const t = new Tally<{ n: number }>(1000, () => ({ n: 0 }));
   for (let i = 0; i < 50_000; i++) {

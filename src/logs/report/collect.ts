@@ -330,7 +330,7 @@ export class Collector {
       if (e >= 0 && text.indexOf('>', off + 6) === e) {
         const size = leadingInt(text, e + 8);
         if (size >= 0) {
-          this.sizeLine(qid ?? firstToken(text), text.slice(off + 6, e), size, l.addressEnd === e ? l.addressId ?? -1 : -1);
+          this.sizeLine(qid ?? firstToken(text), text.slice(off + 6, e), size);
           return true;
         }
       }
@@ -338,7 +338,7 @@ export class Collector {
     if (text.indexOf('>, size=') >= 0) {
       const m = SIZE_RE.exec(text);
       if (m) {
-        this.sizeLine(qid ?? firstToken(text), m[1]!, Number(m[2]), -1);
+        this.sizeLine(qid ?? firstToken(text), m[1]!, Number(m[2]));
         return true;
       }
     }
@@ -346,9 +346,7 @@ export class Collector {
     if (toAt >= 0) {
       const d = parseDelivery(text, toAt, this.dl);
       if (d) {
-        // The reader's number for the address, when it read the same one (`to=<` right after the id).
-        const addrId = toAt === off && l.addressEnd === toAt + 4 + d.addr.length ? l.addressId ?? -1 : -1;
-        this.delivery(cmd, qid ?? firstToken(text), d, text, addrId);
+        this.delivery(cmd, qid ?? firstToken(text), d, text);
         return true;
       }
     }
@@ -510,11 +508,8 @@ export class Collector {
     }
   }
 
-  /**
-   * sizeLine - qmgr's `from=<…>, size=N`: the first one per queue id counts the message as received
-   * bytes. `addrId`: the reader's number for `from` as written (InputLine.addressId), or -1.
-   */
-  private sizeLine(id: string, from: string, size: number, addrId: number): void {
+  /** sizeLine - qmgr's `from=<…>, size=N`: the first one per queue id counts the message as received bytes. */
+  private sizeLine(id: string, from: string, size: number): void {
     const m = this.msg(id);
     // qmgr logs this line again each time a deferred message comes back to the active queue.
     if (m.size) return;
@@ -531,14 +526,14 @@ export class Collector {
       d.n++;
       d.bytes += size;
     }
-    const u = this.senders.entry(addr, addrId);
+    const u = this.senders.entry(addr);
     if (u.n++ === 0) this.senders.counted(addr);
     u.bytes += size;
     this.bytesReceived += size;
   }
 
   /** delivery - a `to=<…>, relay=…, delay=…, status=…` line of any delivery agent. */
-  private delivery(cmd: string, id: string, d: Delivery, text: string, addrId: number): void {
+  private delivery(cmd: string, id: string, d: Delivery, text: string): void {
     const addr = normAddress(d.addr, this.keys.ignoreCase);
     const delay = d.delay;
     const status = statusOf(text, d.statusStart, d.statusEnd);
@@ -547,7 +542,7 @@ export class Collector {
         this.forwarded++;
         return;
       }
-      const ru = this.recipients.entry(addr, addrId);
+      const ru = this.recipients.entry(addr);
       if (ru.n++ === 0) this.recipients.counted(addr);
       ru.delaySum += delay || 0;
       if (delay > ru.maxDelay) ru.maxDelay = delay;
@@ -570,7 +565,7 @@ export class Collector {
         msg.deferred = true;
         this.deferredMsgs++;
       }
-      const rd = this.recipients.entry(addr, addrId);
+      const rd = this.recipients.entry(addr);
       rd.defers++;
       if (delay > rd.maxDelay) rd.maxDelay = delay;
     } else if (status === STATUS_BOUNCED) {
@@ -670,7 +665,7 @@ export class Collector {
     // once its rows are made: the report's lists and the tables need not be in memory together.
     const byUser = <E extends Counts>(t: Tally<E>): { byCount: Counted[]; bySize: Sized[] } => {
       const rows = [...t.map].filter(([, e]) => e.n > 0);
-      t.clear();
+      t.map.clear();
       return {
         byCount: sortRows(rows, (e) => e.n).map(([key, e]) => ({ key, count: e.n })),
         bySize: sortRows(rows, (e) => e.bytes).map(([key, e]) => ({ key, count: e.n, bytes: e.bytes })),

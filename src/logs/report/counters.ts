@@ -105,11 +105,6 @@ export class Tally<E extends { n: number }> {
   private sketch?: Distinct;
   /** Set at the first pruning (see entry()). */
   private door?: Doorkeeper;
-  /**
-   * Entries by the number the log reader gave the key's written form (InputLine.addressId): a
-   * second way in that needs no string hashing. Emptied whenever entries are dropped.
-   */
-  private byId: Array<E | undefined> = [];
   constructor(readonly cap: number, private readonly make: () => E, private readonly budget?: Budget) {
     budget?.register(this);
   }
@@ -123,18 +118,13 @@ export class Tally<E extends { n: number }> {
   }
 
   /**
-   * entry - the entry of `key`, created (with a copied key) when new; `id`, when the reader numbered
-   * the key's written form (one written form always gives the same key), finds it without a lookup. Once the table has been
+   * entry - the entry of `key`, created (with a copied key) when new. Once the table has been
    * pruned, a new key gets a place only the second time it comes (a doorkeeper of hashed counters
    * remembers the first): keys seen once — most of a spam run's — then cost nothing, and the table
    * stops churning. Before that, every key is kept (exact counts). A key turned away gets a fresh
    * entry that is not kept.
    */
-  entry(key: string, id = -1): E {
-    if (id >= 0) {
-      const c = this.byId[id];
-      if (c !== undefined) return c;
-    }
+  entry(key: string): E {
     let e = this.map.get(key);
     if (e === undefined) {
       if (this.door !== undefined && !this.door.pass(key)) return this.make();
@@ -144,14 +134,7 @@ export class Tally<E extends { n: number }> {
       e = this.make();
       this.map.set(detach(key), e);
     }
-    if (id >= 0) this.byId[id] = e;
     return e;
-  }
-
-  /** clear - empties the table (its rows were taken). */
-  clear(): void {
-    this.map.clear();
-    this.byId = [];
   }
 
   /** counted - call when a key's count goes from 0 to 1: it is one more distinct key. */
@@ -193,7 +176,6 @@ export class Tally<E extends { n: number }> {
     }
     let ties = keep - kept;
     const before = this.map.size;
-    this.byId = [];
     for (const [k, e] of this.map) {
       if (e.n > cut) continue;
       if (e.n === cut && ties > 0) ties--;
