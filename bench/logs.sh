@@ -23,28 +23,27 @@ bytes=$(stat -c %s "$log")
 # A queue id that went through the content filter: the trace follows two ids.
 qid=$(grep -m1 -oE '[0-9A-F]{10}: client=localhost' "$log" | cut -d: -f1)
 
-# measure NAME CMD...: best wall time and its peak RSS over $RUNS runs (output discarded).
-measure() {
-  local name=$1; shift
-  local best="" rss=""
-  for _ in $(seq "$RUNS"); do
-    /usr/bin/time -f '%e %M' -o "$dir/t" "$@" > /dev/null 2> "$dir/err" || { cat "$dir/err" >&2; }
+# The commands run round-robin, RUNS rounds: each round runs every command once, so a slow spell of
+# the machine hits all of them alike. Best wall time per command and the peak RSS of that run.
+names=("pflogsumm" "mxguard logs report" "mxguard logs report --format json" "mxguard logs trace $qid" "mxguard logs detect")
+cmds=("pflogsumm $log"
+  "$CLI logs report --no-progress $log"
+  "$CLI logs report --no-progress --format json $log"
+  "$CLI logs trace --no-progress $qid $log"
+  "$CLI logs detect --no-progress $log")
+declare -A best rss
+for _ in $(seq "$RUNS"); do
+  for k in "${!cmds[@]}"; do
+    # shellcheck disable=SC2086  # the command lines are split on purpose
+    /usr/bin/time -f '%e %M' -o "$dir/t" ${cmds[$k]} > /dev/null 2> "$dir/err" || true
     read -r t m < <(tail -1 "$dir/t")
-    if [ -z "$best" ] || awk -v a="$t" -v b="$best" 'BEGIN{exit !(a<b)}'; then best=$t; rss=$m; fi
+    if [ -z "${best[$k]:-}" ] || awk -v a="$t" -v b="${best[$k]}" 'BEGIN{exit !(a<b)}'; then best[$k]=$t; rss[$k]=$m; fi
   done
-  printf '%s\t%s\t%s\n' "$name" "$best" "$rss"
-}
-
-{
-  measure "pflogsumm" pflogsumm "$log"
-  measure "mxguard logs report" $CLI logs report --no-progress "$log"
-  measure "mxguard logs report --format json" $CLI logs report --no-progress --format json "$log"
-  measure "mxguard logs trace $qid" $CLI logs trace --no-progress "$qid" "$log"
-  measure "mxguard logs detect" $CLI logs detect --no-progress "$log"
-} > "$dir/results"
+done
+for k in "${!cmds[@]}"; do printf '%s\t%s\t%s\n' "${names[$k]}" "${best[$k]}" "${rss[$k]}"; done > "$dir/results"
 
 pf=$(awk -F'\t' '$1=="pflogsumm"{print $2}' "$dir/results")
-echo "Log: $lines lines, $((bytes / 1000000)) MB (bench/gen-maillog), best of $RUNS runs"
+echo "Log: $lines lines, $((bytes / 1000000)) MB (bench/gen-maillog), best of $RUNS interleaved runs"
 echo
 echo "| Command | Seconds | Lines/s | vs pflogsumm | Peak RSS |"
 echo "|---|---|---|---|---|"

@@ -22,7 +22,26 @@ import { Worker, type MessagePort } from 'node:worker_threads';
 import { intern } from './strings.js';
 import type { InputLine, LogInputOptions, LogInputStats } from './input.js';
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+/**
+ * The line handed out, refilled, when the consumer keeps no line (LogInputOptions.reuseLine). The
+ * raw line is cut from the batch's text only when asked for: most consumers never look at it.
+ */
+class SharedLine implements InputLine {
+  time = new Date(0);
+  host = '';
+  program = '';
+  pid: number | undefined = undefined;
+  queueId: string | undefined = undefined;
+  text = '';
+  file = '';
+  lineNo = 0;
+  chunk = '';
+  rawStart = 0;
+  rawEnd = 0;
+  get raw(): string {
+    return this.chunk.slice(this.rawStart, this.rawEnd);
+  }
+}
 
 /** Batches the reader may send before the consumer has taken the first of them. */
 export const MAX_AHEAD = 4;
@@ -128,7 +147,7 @@ export function scanLogsThreaded(opts: LogInputOptions, onLine: (l: InputLine) =
   let lastTime = new Date(0);
 
   /** The line handed out when the caller lets it be reused (LogInputOptions.reuseLine). */
-  const shared: Mutable<InputLine> = { time: lastTime, host: '', program: '', pid: undefined, queueId: undefined, text: '', raw: '', file: '', lineNo: 0 };
+  const shared = new SharedLine();
 
   /** take - one batch's lines, to onLine (or onUnparsed). */
   const take = (b: Batch): void => {
@@ -157,10 +176,9 @@ export function scanLogsThreaded(opts: LogInputOptions, onLine: (l: InputLine) =
       const program = p >= 0 ? programs[p]! : intern(text.slice(at[o + At.ProgramStart], at[o + At.ProgramEnd]));
       const queueId = idEnd < 0 ? undefined : text.slice(textStart, idEnd);
       const lineText = text.slice(textStart, rawEnd);
-      const raw = text.slice(rawStart, rawEnd);
       const lineNo = b.lineNo[i]!;
       if (!reuse) {
-        onLine({ time: lastTime, host, program, pid: pid < 0 ? undefined : pid, queueId, text: lineText, raw, file, lineNo });
+        onLine({ time: lastTime, host, program, pid: pid < 0 ? undefined : pid, queueId, text: lineText, raw: text.slice(rawStart, rawEnd), file, lineNo });
         continue;
       }
       shared.time = lastTime;
@@ -169,7 +187,9 @@ export function scanLogsThreaded(opts: LogInputOptions, onLine: (l: InputLine) =
       shared.pid = pid < 0 ? undefined : pid;
       shared.queueId = queueId;
       shared.text = lineText;
-      shared.raw = raw;
+      shared.chunk = text;
+      shared.rawStart = rawStart;
+      shared.rawEnd = rawEnd;
       shared.file = file;
       shared.lineNo = lineNo;
       onLine(shared);
