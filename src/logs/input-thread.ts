@@ -87,7 +87,7 @@ export type ReaderMessage =
   | { readonly t: 'error'; readonly message: string; readonly code?: string; readonly syscall?: string; readonly path?: string };
 
 /** Heap limits of the reader (MiB): it keeps a few chunks and the name tables. */
-const READER_HEAP_MB = 32;
+const READER_HEAP_MB = 16;
 const READER_YOUNG_MB = 4;
 
 /**
