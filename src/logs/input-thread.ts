@@ -81,6 +81,11 @@ export interface Batch {
   readonly programs: string[];
 }
 
+/** The consumer's answer to a batch: it is done with it, and hands its buffers back. */
+export interface Ack {
+  readonly buffers: readonly ArrayBuffer[];
+}
+
 export type ReaderMessage =
   | Batch
   | { readonly t: 'done'; readonly stats: Omit<LogInputStats, 'first' | 'last'> & { first?: number; last?: number } }
@@ -218,7 +223,9 @@ export function scanLogsThreaded(opts: LogInputOptions, onLine: (l: InputLine) =
           stop();
           return;
         }
-        link.postMessage('ack');
+        // The batch's buffers go back to the reader, to be filled again.
+        const buffers = [m.at.buffer, m.num.buffer, m.lineNo.buffer] as ArrayBuffer[];
+        link.postMessage({ buffers } satisfies Ack, buffers);
       } else if (m.t === 'done') {
         const { first, last, ...counts } = m.stats;
         stats = { ...counts, first: first === undefined ? undefined : new Date(first), last: last === undefined ? undefined : new Date(last) };

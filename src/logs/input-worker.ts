@@ -7,7 +7,7 @@
  */
 import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { Progress, newStats, readLines, sources, type LineVisitor, type LogInputStats } from './input.js';
-import { At, MAX_AHEAD, STRIDE, UNPARSED, type Batch, type ReaderJob, type ReaderMessage } from './input-thread.js';
+import { At, MAX_AHEAD, STRIDE, UNPARSED, type Ack, type Batch, type ReaderJob, type ReaderMessage } from './input-thread.js';
 import { newFields, scanLine } from './parse.js';
 import { detach } from './strings.js';
 
@@ -72,8 +72,15 @@ async function read(job: ReaderJob, port: MessagePort): Promise<LogInputStats> {
   let lineNo = new Int32Array(cap);
   let ahead = 0;
   let wake: (() => void) | undefined;
-  port.on('message', () => {
+  /**
+   * A batch's three buffers come back with its acknowledgement and are filled again: a buffer made
+   * per batch would be garbage of some 280 KB a chunk, in both threads.
+   */
+  const pool: Array<readonly ArrayBuffer[]> = [];
+  port.on('message', (m: Ack) => {
     ahead--;
+    const [a, b, c] = m.buffers;
+    if (a && b && c && c.byteLength === 4 * cap) pool.push(m.buffers);
     wake?.();
   });
 
@@ -88,9 +95,10 @@ async function read(job: ReaderJob, port: MessagePort): Promise<LogInputStats> {
     hosts.fresh = [];
     programs.fresh = [];
     // The old arrays' buffers went with the batch (their lengths now read 0).
-    at = new Int32Array(STRIDE * cap);
-    num = new Float64Array(2 * cap);
-    lineNo = new Int32Array(cap);
+    const again = pool.pop();
+    at = again ? new Int32Array(again[0]!) : new Int32Array(STRIDE * cap);
+    num = again ? new Float64Array(again[1]!) : new Float64Array(2 * cap);
+    lineNo = again ? new Int32Array(again[2]!) : new Int32Array(cap);
     n = 0;
   };
   /** slot - room for one more line in the batch of string `s`; its index. */
@@ -102,6 +110,7 @@ async function read(job: ReaderJob, port: MessagePort): Promise<LogInputStats> {
     }
     if (n === cap) {
       cap *= 2;
+      pool.length = 0;
       const a = new Int32Array(STRIDE * cap);
       a.set(at);
       at = a;
