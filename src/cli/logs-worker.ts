@@ -2,8 +2,8 @@
  * @module cli/logs-worker
  * Runs a `logs` command's work in a worker thread with a capped JavaScript heap (report, detect):
  * under a heap limit V8 collects garbage before the heap grows far past what is alive, so memory
- * stays bounded on any log. Standard input, when the job reads it, is piped to the worker; the
- * worker writes to standard error itself (Node forwards it) and posts one answer.
+ * stays bounded on any log. The worker reads standard input itself when the job needs it, writes
+ * to standard error itself (Node forwards it) and posts one answer.
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { canThread, readerJob, startReader } from '../logs/input-thread.js';
@@ -23,15 +23,12 @@ export interface HeapLimits {
 export function runInWorker<A, J extends { readonly files: readonly string[] } = { readonly files: readonly string[] }>(
   url: URL, job: J, limits: HeapLimits, outOfMemory: string, transferList: readonly MessagePort[] = [],
 ): Promise<A> {
-  // Standard input is the process's: a worker reads it only through the stream it is given.
-  const stdin = job.files.length === 0 || job.files.includes('-');
+  // A worker reads standard input itself (logs/input), from file descriptor 0.
   const worker = new Worker(url, {
     workerData: job,
     transferList: [...transferList],
     resourceLimits: { maxOldGenerationSizeMb: limits.oldMb, maxYoungGenerationSizeMb: limits.youngMb },
-    stdin,
   });
-  if (stdin && worker.stdin) process.stdin.pipe(worker.stdin);
   return new Promise((resolve, reject) => {
     let answer: { value: A } | undefined;
     let failed: Error | undefined;
@@ -48,10 +45,10 @@ export function runInWorker<A, J extends { readonly files: readonly string[] } =
 }
 
 /**
- * startReaderFor - when `input` is read in a thread (--threads 2, files only), that thread, started
- * now so that it starts while the command's worker does; the port to hand that worker, and a
- * function that ends the reader (call it when the worker is done). Undefined: the worker reads
- * itself.
+ * startReaderFor - when `input` is read in a thread (--threads 2 on a machine with two CPUs), that
+ * thread, started now so that it starts while the command's worker does: the port to hand that
+ * worker, and a function that ends the reader (call it when the worker is done). Undefined: the
+ * worker reads itself.
  */
 export function startReaderFor(input: LogInputOptions): { port: MessagePort; done: () => Error | undefined } | undefined {
   if (input.thread !== true || !canThread(input)) return undefined;

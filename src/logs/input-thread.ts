@@ -15,7 +15,8 @@
  * once each. The reader runs at most MAX_AHEAD batches ahead of the consumer, so memory stays flat
  * whatever the size of the log.
  *
- * Standard input and the prefilter (of `logs trace`) stay with `scanLogs`.
+ * The prefilter (of `logs trace`) stays with `scanLogs`. Standard input is read by the reader
+ * thread from file descriptor 0 (logs/input).
  */
 import { availableParallelism } from 'node:os';
 import { Worker, type MessagePort } from 'node:worker_threads';
@@ -95,12 +96,9 @@ export type ReaderMessage =
 const READER_HEAP_MB = 16;
 const READER_YOUNG_MB = 4;
 
-/**
- * canThread - whether these inputs can be read in a thread: files only (standard input belongs to
- * the process), no prefilter, and a second CPU to run on.
- */
+/** canThread - whether these inputs can be read in a thread: no prefilter, and a second CPU to run on. */
 export function canThread(opts: LogInputOptions): boolean {
-  return opts.files.length > 0 && !opts.files.includes('-') && opts.prefilter === undefined && availableParallelism() >= 2;
+  return opts.prefilter === undefined && availableParallelism() >= 2;
 }
 
 /** readerJob - what the reader worker is asked, for these options. */
@@ -229,7 +227,8 @@ export function scanLogsThreaded(opts: LogInputOptions, onLine: (l: InputLine) =
       } else if (m.t === 'done') {
         const { first, last, ...counts } = m.stats;
         stats = { ...counts, first: first === undefined ? undefined : new Date(first), last: last === undefined ? undefined : new Date(last) };
-        if (link !== undefined && !(link instanceof Worker)) {
+        // A port has no exit event: the answer is complete now.
+        if (!(link instanceof Worker)) {
           link.close();
           end();
         }

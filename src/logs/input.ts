@@ -21,7 +21,7 @@
 import { createReadStream, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import type { MessagePort } from 'node:worker_threads';
+import { isMainThread, type MessagePort } from 'node:worker_threads';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import { canThread, scanLogsThreaded } from './input-thread.js';
@@ -182,7 +182,7 @@ export async function readLines(
 ): Promise<void> {
   for (const src of srcs) {
     stats.files.push(src.name);
-    const raw: Readable = src.name === '-' ? process.stdin : createReadStream(src.name, { highWaterMark: CHUNK });
+    const raw: Readable = src.name === '-' ? standardInput() : createReadStream(src.name, { highWaterMark: CHUNK });
     raw.on('data', (b: Buffer) => { stats.bytes += b.length; });
     const input = await maybeGunzip(raw, src);
     const decoder = new StringDecoder('utf8');
@@ -225,6 +225,15 @@ export async function readLines(
     rest += decoder.end();
     if (rest.length > 0 && !skipToNewline) line(rest, 0, rest.length);
   }
+}
+
+/**
+ * standardInput - the process's standard input as a stream. A worker thread reads file descriptor 0
+ * itself (fds belong to the process): nothing passes through the main thread, which would
+ * otherwise copy every chunk across and keep the copies until it next collects garbage.
+ */
+function standardInput(): Readable {
+  return isMainThread ? process.stdin : createReadStream('', { fd: 0, autoClose: false, highWaterMark: CHUNK });
 }
 
 /** newStats - counters at zero. */

@@ -12,7 +12,7 @@ export const cliMain = fileURLToPath(new URL('../../src/cli/main.js', import.met
 
 export interface RunCliOptions {
   /** Written to standard input, which is then closed; without it stdin is closed at once. */
-  readonly input?: string;
+  readonly input?: string | Uint8Array;
   /** Working directory; default: the test process's. */
   readonly cwd?: string;
   /** Added to (and overriding) the test process's environment. */

@@ -9,7 +9,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -113,6 +113,13 @@ test('the command line: the same report with one thread or two; a directory or a
   const two = await runCli(['logs', 'report', '--no-progress', f]);
   assert.equal(two.code, 0, two.stderr);
   assert.equal(two.stdout, one.stdout);
+  // Standard input, read by the reader thread from file descriptor 0: plain, and gzip with one thread or two.
+  const text = readFileSync(f, 'utf8');
+  assert.equal((await runCli(['logs', 'report', '--no-progress'], { input: text })).stdout, one.stdout);
+  for (const threads of ['1', '2']) {
+    const gz = await runCli(['logs', 'report', '--no-progress', '--threads', threads], { input: gzipSync(text) });
+    assert.equal(gz.stdout, one.stdout, `gzip on standard input, ${threads} thread(s)`);
+  }
   for (const bad of [dir, join(dir, 'no-such.log')]) {
     for (const cmd of ['report', 'detect']) {
       const r = await runCli(['logs', cmd, '--no-progress', bad]);
