@@ -47,7 +47,10 @@ class Names {
   }
 }
 
-/** read - the whole job; resolves with the counters once every batch is acknowledged. */
+/**
+ * read - the whole job; resolves with the counters once every batch is posted (the consumer takes
+ * them in order, and the counters after them).
+ */
 async function read(job: ReaderJob, port: MessagePort): Promise<LogInputStats> {
   if (job.stderrTty) Object.defineProperty(process.stderr, 'isTTY', { value: true });
   const stats = newStats();
