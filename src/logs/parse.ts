@@ -47,11 +47,6 @@ const MONTHS: Readonly<Record<string, number>> = {
   Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11,
 };
 
-const SHORT_ID = '[0-9A-F]{6,12}';   // Postfix's short ids: 6+ hex digits (older versions used fewer than 10)
-const LONG_ID = '[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,}';
-/** A whole string that is a Postfix queue id (short or long form). */
-export const QUEUE_ID_RE = new RegExp(`^(?:${SHORT_ID}|${LONG_ID})$`);
-
 
 const DAY_MS = 86_400_000;
 
@@ -144,13 +139,17 @@ function nameChars(s: string, start: number, end: number): boolean {
   return true;
 }
 
-/** HEX[c]: 1 = upper-case hex digit (short ids); LONG[c]: 1 = in Postfix's long-id alphabet (no vowels). */
+/**
+ * Postfix's queue ids: short ones are 6 to 12 upper-case hex digits (older versions used fewer
+ * than 10); long ones (`enable_long_queue_ids`) are 10 or more characters of a base-52 alphabet
+ * without vowels. HEX[c]: 1 = in the short alphabet; LONG[c]: 1 = in the long one.
+ */
 const HEX = new Uint8Array(128);
 const LONG = new Uint8Array(128);
 for (const c of '0123456789ABCDEF') HEX[c.charCodeAt(0)] = 1;
 for (const c of '0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz') LONG[c.charCodeAt(0)] = 1;
 
-/** isQueueId - s[start, end) is a Postfix queue id, short or long (QUEUE_ID_RE, without cutting the string). */
+/** isQueueId - s[start, end) is a Postfix queue id, short or long (checked in place, without cutting the string). */
 export function isQueueId(s: string, start: number, end: number): boolean {
   const n = end - start;
   if (n < 6) return false;

@@ -25,7 +25,7 @@
  */
 import { isIP } from 'node:net';
 import { scanLogs, type InputLine, type LogInputOptions, type LogInputStats } from './input.js';
-import { QUEUE_ID_RE, parseLine, type LogLine } from './parse.js';
+import { isQueueId, parseLine, type LogLine } from './parse.js';
 import { detach } from './strings.js';
 
 export type TraceQuery =
@@ -55,7 +55,7 @@ const SESSION_CAP = 200;
 export function classifyQuery(q: string): TraceQuery {
   if (isIP(q)) return { kind: 'ip', value: q };
   if (q.startsWith('<') && q.endsWith('>')) return { kind: 'message-id', value: q };
-  if (QUEUE_ID_RE.test(q)) return { kind: 'id', value: q };
+  if (isQueueId(q, 0, q.length)) return { kind: 'id', value: q };
   return { kind: 'address', value: q.toLowerCase() };
 }
 
