@@ -20,6 +20,7 @@ import { collectBans, renderBans, type BanFormat } from '../logs/detect/ban-outp
 import { DEFAULTS, detectOptions, type ThresholdFlags } from '../logs/detect/index.js';
 import type { DetectAnswer, DetectJob } from '../logs/detect/worker.js';
 import { runInWorker } from './logs-worker.js';
+import { inputJob, rebuildError } from '../logs/worker-job.js';
 import { NetList } from '../logs/detect/net.js';
 import { parseDuration } from '../logs/detect/options.js';
 import { renderText } from '../logs/detect/render.js';
@@ -123,30 +124,19 @@ export async function logsDetect(files: readonly string[], flags: DetectFlags): 
 
   let result;
   try {
-    const job: DetectJob = {
-      files: input.files,
-      since: input.since?.getTime(),
-      until: input.until?.getTime(),
-      progress: input.progress === true,
-      strict: flags.strict === true,
-      thread: input.thread === true,
-      stderrTty: process.stderr.isTTY === true,
-      opts,
-    };
+    const job: DetectJob = { input: inputJob(input, flags.strict === true), opts };
     const answer = await runInWorker<DetectAnswer>(new URL('../logs/detect/worker.js', import.meta.url), job,
       { oldMb: WORKER_HEAP_MB, youngMb: WORKER_YOUNG_MB },
       `the detection needed more than its ${WORKER_HEAP_MB} MB heap (lower --max-keys, or report this log's shape as a bug)`);
-    if ('error' in answer) {
-      // Rebuilt so that input trouble is told apart from a bug below.
-      throw Object.assign(new Error(answer.error.message), { code: answer.error.code, syscall: answer.error.syscall, stack: answer.error.stack });
-    }
+    // Rebuilt so that input trouble is told apart from a bug below.
+    if ('error' in answer) throw rebuildError(answer.error);
     result = answer;
     strict.count += answer.notUnderstood;
   } catch (e) {
-    // Input trouble (no such file, a directory, a broken gzip) is one line; anything else is a bug
-    // and keeps its stack (run() prints it, exit 2).
+    // Input trouble (no such file, a directory, a broken gzip) carries a system error code and is
+    // one line; anything else is a bug and keeps its stack (run() prints it, exit 2).
     const err = e as NodeJS.ErrnoException;
-    if (typeof err.code === 'string' || /not a regular file/.test(String(err.message))) {
+    if (typeof err.code === 'string') {
       process.stderr.write(`mxguard: logs detect: ${err.message}\n`);
       return 2;
     }

@@ -14,6 +14,7 @@ import { isatty } from 'node:tty';
 import type { ReportJob, ReportResult } from '../logs/report/worker.js';
 import { addInputOptions, inputOptions, StrictSink, type InputFlags } from './logs-common.js';
 import { runInWorker, startReaderFor } from './logs-worker.js';
+import { inputJob, rebuildError } from '../logs/worker-job.js';
 import type { LogInputOptions } from '../logs/input.js';
 
 type Run = (fn: () => number | Promise<number | void> | void) => Promise<void>;
@@ -117,11 +118,7 @@ export async function logsReport(files: readonly string[], flags: ReportFlags): 
     lean: flags.format === 'text',
   };
   const job: ReportJob = {
-    files: input.files,
-    since: input.since?.getTime(),
-    until: input.until?.getTime(),
-    stderrTty: process.stderr.isTTY === true,
-    flags: { strict: flags.strict, progress: flags.progress, threads: flags.threads },
+    input: inputJob(input, flags.strict === true),
     opts,
     format: flags.format,
     output: flags.output,
@@ -134,7 +131,7 @@ async function runWorker(job: ReportJob, input: LogInputOptions): Promise<number
   const reader = startReaderFor(input);
   let result: ReportResult;
   try {
-    result = await runInWorker<ReportResult, ReportJob>(new URL('../logs/report/worker.js', import.meta.url), { ...job, readerPort: reader?.port },
+    result = await runInWorker<ReportResult>(new URL('../logs/report/worker.js', import.meta.url), { ...job, readerPort: reader?.port },
       { oldMb: WORKER_HEAP_MB, youngMb: WORKER_YOUNG_MB },
       `the report needed more than its ${WORKER_HEAP_MB} MB heap (please report this log's shape as a bug)`, reader ? [reader.port] : []);
   } catch (e) {
@@ -143,7 +140,7 @@ async function runWorker(job: ReportJob, input: LogInputOptions): Promise<number
   reader?.done();
   if ('code' in result) return result.code;
   // Rebuilt so that the caller's wrapper shows system errors (a missing file) as such.
-  throw Object.assign(new Error(result.error.message), { code: result.error.code, syscall: result.error.syscall });
+  throw rebuildError(result.error);
 }
 
 /** `Nov 27` (pflogsumm's -d heading: the day space-padded). */

@@ -20,8 +20,8 @@ export interface HeapLimits {
  * runInWorker - the answer the worker at `url` posts for `job`; rejects with the worker's error,
  * or with `outOfMemory` when the heap limit was reached.
  */
-export function runInWorker<A, J extends { readonly files: readonly string[] } = { readonly files: readonly string[] }>(
-  url: URL, job: J, limits: HeapLimits, outOfMemory: string, transferList: readonly MessagePort[] = [],
+export function runInWorker<A>(
+  url: URL, job: unknown, limits: HeapLimits, outOfMemory: string, transferList: readonly MessagePort[] = [],
 ): Promise<A> {
   // A worker reads standard input itself (logs/input), from file descriptor 0.
   const worker = new Worker(url, {

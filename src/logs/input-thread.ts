@@ -22,6 +22,7 @@ import { availableParallelism } from 'node:os';
 import { Worker, type MessagePort } from 'node:worker_threads';
 import { intern } from './strings.js';
 import type { InputLine, LogInputOptions, LogInputStats } from './input.js';
+import { rebuildError, type ErrorData } from './worker-job.js';
 
 /**
  * The line handed out, refilled, when the consumer keeps no line (LogInputOptions.reuseLine). The
@@ -90,7 +91,7 @@ export interface Ack {
 export type ReaderMessage =
   | Batch
   | { readonly t: 'done'; readonly stats: Omit<LogInputStats, 'first' | 'last'> & { first?: number; last?: number } }
-  | { readonly t: 'error'; readonly message: string; readonly code?: string; readonly syscall?: string; readonly path?: string };
+  | { readonly t: 'error'; readonly error: ErrorData };
 
 /** Heap limits of the reader (MiB): it keeps a few chunks and the name tables. */
 const READER_HEAP_MB = 16;
@@ -234,7 +235,7 @@ export function scanLogsThreaded(opts: LogInputOptions, onLine: (l: InputLine) =
         }
       } else {
         // Rebuilt so that the CLI shows system errors (a missing file) as such.
-        failed = Object.assign(new Error(m.message), { code: m.code, syscall: m.syscall, path: m.path });
+        failed = rebuildError(m.error);
         if (!(link instanceof Worker)) {
           link.close();
           end();

@@ -10,6 +10,7 @@ import { Progress, newStats, readLines, sources, type LineVisitor, type LogInput
 import { At, MAX_AHEAD, STRIDE, UNPARSED, type Ack, type Batch, type ReaderJob, type ReaderMessage } from './input-thread.js';
 import { newFields, scanLine } from './parse.js';
 import { detach } from './strings.js';
+import { errorData } from './worker-job.js';
 
 /** Names numbered at most; past that, the consumer cuts them from the line itself. */
 const NAME_CAP = 10_000;
@@ -192,8 +193,7 @@ if (!isMainThread && parentPort) {
       port.close();
     },
     (e: unknown) => {
-      const err = e as NodeJS.ErrnoException;
-      port.postMessage({ t: 'error', message: err?.message ?? String(e), code: err?.code, syscall: err?.syscall, path: err?.path } satisfies ReaderMessage);
+      port.postMessage({ t: 'error', error: errorData(e) } satisfies ReaderMessage);
       port.close();
     },
   );

@@ -11,8 +11,8 @@
  * --strict listing and the closing note to standard error, which Node forwards to the process.
  */
 import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { reportUnderstood, StrictSink } from '../../cli/logs-strict.js';
-import type { InputFlags } from '../../cli/logs-common.js';
+import { reportUnderstood } from '../../cli/logs-strict.js';
+import { errorData, openInput, type ErrorData, type InputJob } from '../worker-job.js';
 import { collectReport } from './collect.js';
 import type { ReportOptions } from './model.js';
 import { FdOut, FileOut, type Out } from './output.js';
@@ -20,13 +20,7 @@ import { writeText } from './text.js';
 
 /** What the worker is asked to do (structured-clonable). */
 export interface ReportJob {
-  readonly files: readonly string[];
-  /** Epoch milliseconds. */
-  readonly since?: number;
-  readonly until?: number;
-  /** Standard error of the process is a terminal (the worker's own is not). */
-  readonly stderrTty: boolean;
-  readonly flags: InputFlags;
+  readonly input: InputJob;
   readonly opts: ReportOptions;
   readonly format: 'text' | 'json' | 'html';
   readonly output?: string;
@@ -37,7 +31,7 @@ export interface ReportJob {
 /** The worker's answer. */
 export type ReportResult =
   | { readonly code: number }
-  | { readonly error: { readonly message: string; readonly code?: string; readonly syscall?: string } };
+  | { readonly error: ErrorData };
 
 /**
  * writeJson - the report object as JSON, one top-level field per line (each field is stringified
@@ -52,18 +46,8 @@ function writeJson(data: object, write: (s: string) => void): void {
 
 /** runJob - one report, start to end; the exit status. */
 export async function runJob(job: ReportJob): Promise<number> {
-  if (job.stderrTty) Object.defineProperty(process.stderr, 'isTTY', { value: true });
-  const strict = new StrictSink(job.flags.strict === true);
-  const input = {
-    files: job.files,
-    since: job.since === undefined ? undefined : new Date(job.since),
-    until: job.until === undefined ? undefined : new Date(job.until),
-    progress: job.flags.progress !== false,
-    onUnparsed: strict.add,
-    thread: job.flags.threads !== '1',
-    readerPort: job.readerPort,
-  };
-  const { data, stats } = await collectReport(input, job.opts, (l) => strict.add(l.raw, l.file, l.lineNo, 'not recognised'));
+  const { input, strict } = openInput(job.input);
+  const { data, stats } = await collectReport({ ...input, readerPort: job.readerPort }, job.opts, (l) => strict.add(l.raw, l.file, l.lineNo, 'not recognised'));
   const out: Out = job.output ? FileOut.create(job.output) : new FdOut(1);
   try {
     if (job.format === 'json') writeJson((await import('./limit.js')).limitData(data, job.opts), out.write);
@@ -74,16 +58,13 @@ export async function runJob(job: ReportJob): Promise<number> {
     out.abort();
     throw e;
   }
-  return reportUnderstood(stats, strict, job.flags);
+  return reportUnderstood(stats, strict, job.input);
 }
 
 if (!isMainThread && parentPort) {
   const port = parentPort;
   runJob(workerData as ReportJob).then(
     (code) => port.postMessage({ code } satisfies ReportResult),
-    (e: unknown) => {
-      const err = e as NodeJS.ErrnoException;
-      port.postMessage({ error: { message: err?.message ?? String(e), code: err?.code, syscall: err?.syscall } } satisfies ReportResult);
-    },
+    (e: unknown) => port.postMessage({ error: errorData(e) } satisfies ReportResult),
   );
 }
