@@ -46,7 +46,7 @@ class SharedLine implements InputLine {
 }
 
 /** Batches the reader may send before the consumer has taken the first of them. */
-export const MAX_AHEAD = 4;
+export const MAX_AHEAD = 8;
 /** Int32 fields per line in a batch (see At). */
 export const STRIDE = 10;
 /** Offsets of the fields of one line in Batch.at. */

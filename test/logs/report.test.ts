@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { collectReport } from '../../src/logs/report/collect.js';
-import { Detail, Tally } from '../../src/logs/report/counters.js';
+import { Detail, Tally, sortRows } from '../../src/logs/report/counters.js';
 import { parseDelivery, parseDeliveryRe, type Delivery } from '../../src/logs/report/delivery.js';
 import type { GrandTotals, ReportData } from '../../src/logs/report/model.js';
 import { clientDomain, rejectKey, shortReason } from '../../src/logs/report/rules.js';
@@ -501,4 +501,30 @@ test('bounded tables: totals stay exact past the cap; distinct counts are estima
   assert.equal(d.total, 1000);
   assert.ok(d.pruned);
   assert.deepEqual([...d.groups.get('RCPT')!.reasons.values()].map((r) => r.n).sort(), [333, 333, 334]);
+});
+
+test('sortRows: heaviest first, then the second weight, ties in their first order; whole and fractional weights alike', () => {
+  // The reference: a stable sort with a comparator (what sortRows does when its fast path does not apply).
+  const reference = <E>(rows: Array<[string, E]>, w: (e: E) => number, then?: (e: E) => number) =>
+    rows.map((r, i) => ({ r, i })).sort((a, b) => w(b.r[1]) - w(a.r[1]) || (then ? then(b.r[1]) - then(a.r[1]) : 0) || a.i - b.i).map((x) => x.r);
+  let seed = 7;
+  const rnd = (m: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % m;
+  };
+  type Row = { n: number; bytes: number };
+  const cases: Array<{ name: string; rows: Array<[string, Row]> }> = [
+    { name: 'empty', rows: [] },
+    { name: 'one row', rows: [['a', { n: 0, bytes: 0 }]] },
+    { name: 'many ties', rows: Array.from({ length: 3000 }, (_, i): [string, Row] => [`k${i}`, { n: rnd(4), bytes: rnd(3) * 1000 }]) },
+    { name: 'large counts', rows: Array.from({ length: 2000 }, (_, i): [string, Row] => [`k${i}`, { n: rnd(1_000_000), bytes: rnd(2_000_000_000) }]) },
+    // Too large to pack with a second weight (over 2^53): the comparator path.
+    { name: 'huge bytes', rows: Array.from({ length: 500 }, (_, i): [string, Row] => [`k${i}`, { n: rnd(5), bytes: 2 ** 50 + rnd(10) }]) },
+    { name: 'fractional', rows: Array.from({ length: 500 }, (_, i): [string, Row] => [`k${i}`, { n: rnd(5) / 4, bytes: rnd(7) }]) },
+  ];
+  for (const { name, rows } of cases) {
+    assert.deepEqual(sortRows([...rows], (e) => e.n), reference(rows, (e) => e.n), `${name}: by count`);
+    assert.deepEqual(sortRows([...rows], (e) => e.bytes), reference(rows, (e) => e.bytes), `${name}: by size`);
+    assert.deepEqual(sortRows([...rows], (e) => e.n, (e) => e.bytes), reference(rows, (e) => e.n, (e) => e.bytes), `${name}: by count, then size`);
+  }
 });

@@ -194,7 +194,6 @@ export class Tally<E extends { n: number }> {
 /**
  * sortRows - rows by `weight` descending, then by `then` descending; ties keep their order (the
  * order first seen in the logs: maps iterate in insertion order, and the sort is stable).
- * Comparing numbers only keeps this fast for tables of tens of thousands of rows.
  */
 export function sortRows<E>(rows: Array<[string, E]>, weight: (e: E) => number, then?: (e: E) => number): Array<[string, E]> {
   const n = rows.length;
@@ -205,10 +204,51 @@ export function sortRows<E>(rows: Array<[string, E]>, weight: (e: E) => number, 
     w0[i] = weight(e);
     if (then) w1[i] = then(e);
   }
+  const order = sortOrder(w0, then ? w1 : undefined);
+  const out = new Array<[string, E]>(n);
+  for (let i = 0; i < n; i++) out[i] = rows[order[i]!]!;
+  return out;
+}
+
+/**
+ * sortOrder - the indexes of `w0` by weight descending, then by `w1` (if given) descending, ties
+ * in index order.
+ *
+ * Speed (address tables have tens of thousands of rows, sorted twice each): when the weights are
+ * whole numbers small enough, each index becomes one number, `-(w0 * span1 + w1) * 2^bits + index`,
+ * exact in a double, and a Float64Array is sorted natively: about twice as fast as sorting the
+ * indexes with a comparator, which remains for other weights.
+ */
+export function sortOrder(w0: Float64Array, w1?: Float64Array): Uint32Array {
+  const n = w0.length;
+  const order = new Uint32Array(n);
+  let max0 = 0;
+  let max1 = 0;
+  let whole = true;
+  for (let i = 0; i < n && whole; i++) {
+    const a = w0[i]!;
+    const b = w1 ? w1[i]! : 0;
+    if (!(Number.isInteger(a) && Number.isInteger(b) && a >= 0 && b >= 0)) whole = false;
+    if (a > max0) max0 = a;
+    if (b > max1) max1 = b;
+  }
+  const bits = n <= 1 ? 1 : 32 - Math.clz32(n - 1);
+  const slot = 2 ** bits;
+  const span1 = max1 + 1;
+  // The largest key must stay below 2^53, where every whole number is exact.
+  if (whole && (max0 * span1 + max1 + 1) * slot <= Number.MAX_SAFE_INTEGER) {
+    const keys = new Float64Array(n);
+    for (let i = 0; i < n; i++) keys[i] = -(w0[i]! * span1 + (w1 ? w1[i]! : 0)) * slot + i;
+    keys.sort();
+    for (let i = 0; i < n; i++) order[i] = ((keys[i]! % slot) + slot) % slot;
+    return order;
+  }
   const idx = new Array<number>(n);
   for (let i = 0; i < n; i++) idx[i] = i;
-  idx.sort((a, b) => w0[b]! - w0[a]! || w1[b]! - w1[a]! || a - b);
-  return idx.map((i) => rows[i]!);
+  const z = w1 ?? new Float64Array(n);
+  idx.sort((a, b) => w0[b]! - w0[a]! || z[b]! - z[a]! || a - b);
+  for (let i = 0; i < n; i++) order[i] = idx[i]!;
+  return order;
 }
 
 /** Byte-order string comparison (Perl's `cmp`, not locale-aware). */
