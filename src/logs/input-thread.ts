@@ -10,10 +10,11 @@
  * side by side the report takes the longer of the two, not the sum (docs/benchmarks.md).
  *
  * What crosses between the threads, per read chunk (a batch): the chunk's text (one string, copied
- * once), and for each line its offsets in that text and its numbers (time, pid) in typed arrays
- * whose buffers are moved, not copied. Host and program names are numbered by the reader and sent
- * once each. The reader runs at most MAX_AHEAD batches ahead of the consumer, so memory stays flat
- * whatever the size of the log.
+ * once), and the number of a slot of shared memory where the reader wrote each line's offsets in
+ * that text and its numbers (time, pid). The consumer hands the slot back with its acknowledgement.
+ * (Moving typed arrays' buffers back and forth instead cost some 30 µs per message on each side.)
+ * Host and program names are numbered by the reader and sent once each. The reader runs at most
+ * MAX_AHEAD batches ahead of the consumer, so memory stays flat whatever the size of the log.
  *
  * The prefilter (of `logs trace`) stays with `scanLogs`. Standard input is read by the reader
  * thread from file descriptor 0 (logs/input).
@@ -47,6 +48,13 @@ class SharedLine implements InputLine {
 
 /** Batches the reader may send before the consumer has taken the first of them. */
 export const MAX_AHEAD = 8;
+/**
+ * Lines one slot holds: a read chunk of ordinary log lines (100+ bytes) fits; a chunk of shorter
+ * lines goes out as several batches (its text sent again with each).
+ */
+export const SLOT_LINES = 4096;
+/** Slots: the batches in flight, and the one being filled. */
+export const SLOTS = MAX_AHEAD + 1;
 /** Int32 fields per line in a batch (see At). */
 export const STRIDE = 10;
 /** Offsets of the fields of one line in Batch.at. */
@@ -66,29 +74,57 @@ export interface ReaderJob {
   readonly unparsed: boolean;
 }
 
-/** One read chunk's lines. */
+/** One read chunk's lines (or part of them: see SLOT_LINES). */
 export interface Batch {
   readonly t: 'batch';
   readonly text: string;
   readonly file: string;
   readonly n: number;
-  /** STRIDE numbers per line: offsets into `text`, name numbers (At). */
-  readonly at: Int32Array;
-  /** Two numbers per line: time (epoch ms) and pid (-1: none). */
-  readonly num: Float64Array;
-  /** Line numbers in `file`. */
-  readonly lineNo: Int32Array;
+  /** The slot of Slots that holds the lines' numbers; -1: they come in `own`. */
+  readonly slot: number;
+  /** The lines' numbers in arrays of their own (moved with the batch), when no slot was free. */
+  readonly own?: { readonly at: Int32Array; readonly num: Float64Array; readonly lineNo: Int32Array };
   /** Names numbered since the last batch, in number order. */
   readonly hosts: string[];
   readonly programs: string[];
 }
 
-/** The consumer's answer to a batch: it is done with it, and hands its buffers back. */
+/** The consumer's answer to a batch: it is done with it, and its slot is free again. */
 export interface Ack {
-  readonly buffers: readonly ArrayBuffer[];
+  readonly slot: number;
+}
+
+/**
+ * Slots - views of one SharedArrayBuffer, which the reader sends first: per slot, STRIDE numbers
+ * per line (offsets into the batch's text, name numbers: At), two per line in `num` (time in epoch
+ * ms, pid or -1), and the line's number in its file.
+ */
+export class Slots {
+  readonly at: Int32Array[] = [];
+  readonly num: Float64Array[] = [];
+  readonly lineNo: Int32Array[] = [];
+  constructor(readonly memory: SharedArrayBuffer) {
+    let off = 0;
+    for (let i = 0; i < SLOTS; i++) {
+      this.num.push(new Float64Array(memory, off, 2 * SLOT_LINES));
+      off += 16 * SLOT_LINES;
+    }
+    for (let i = 0; i < SLOTS; i++) {
+      this.at.push(new Int32Array(memory, off, STRIDE * SLOT_LINES));
+      off += 4 * STRIDE * SLOT_LINES;
+    }
+    for (let i = 0; i < SLOTS; i++) {
+      this.lineNo.push(new Int32Array(memory, off, SLOT_LINES));
+      off += 4 * SLOT_LINES;
+    }
+  }
+  static create(): Slots {
+    return new Slots(new SharedArrayBuffer(SLOTS * SLOT_LINES * (16 + 4 * STRIDE + 4)));
+  }
 }
 
 export type ReaderMessage =
+  | { readonly t: 'slots'; readonly memory: SharedArrayBuffer }
   | Batch
   | { readonly t: 'done'; readonly stats: Omit<LogInputStats, 'first' | 'last'> & { first?: number; last?: number } }
   | { readonly t: 'error'; readonly error: ErrorData };
@@ -152,19 +188,23 @@ export function scanLogsThreaded(opts: LogInputOptions, onLine: (l: InputLine) =
 
   /** The line handed out when the caller lets it be reused (LogInputOptions.reuseLine). */
   const shared = new SharedLine();
+  let slots: Slots | undefined;
 
   /** take - one batch's lines, to onLine (or onUnparsed). */
   const take = (b: Batch): void => {
     for (const h of b.hosts) hosts.push(h);
     for (const p of b.programs) programs.push(p);
-    const { text, at, num, file } = b;
+    const { text, file, slot } = b;
+    const at = b.own ? b.own.at : slots!.at[slot]!;
+    const num = b.own ? b.own.num : slots!.num[slot]!;
+    const lineNos = b.own ? b.own.lineNo : slots!.lineNo[slot]!;
     for (let i = 0; i < b.n; i++) {
       const o = i * STRIDE;
       const h = at[o + At.Host]!;
       const rawStart = at[o + At.RawStart]!;
       const rawEnd = at[o + At.RawEnd]!;
       if (h === UNPARSED) {
-        onUnparsed?.(text.slice(rawStart, rawEnd), file, b.lineNo[i]!);
+        onUnparsed?.(text.slice(rawStart, rawEnd), file, lineNos[i]!);
         continue;
       }
       const ms = num[2 * i]!;
@@ -180,7 +220,7 @@ export function scanLogsThreaded(opts: LogInputOptions, onLine: (l: InputLine) =
       const program = p >= 0 ? programs[p]! : intern(text.slice(at[o + At.ProgramStart], at[o + At.ProgramEnd]));
       const queueId = idEnd < 0 ? undefined : text.slice(textStart, idEnd);
       const lineText = text.slice(textStart, rawEnd);
-      const lineNo = b.lineNo[i]!;
+      const lineNo = lineNos[i]!;
       if (!reuse) {
         onLine({ time: lastTime, host, program, pid: pid < 0 ? undefined : pid, queueId, text: lineText, raw: text.slice(rawStart, rawEnd), file, lineNo });
         continue;
@@ -222,12 +262,14 @@ export function scanLogsThreaded(opts: LogInputOptions, onLine: (l: InputLine) =
           stop();
           return;
         }
-        // The batch's buffers go back to the reader, to be filled again.
-        const buffers = [m.at.buffer, m.num.buffer, m.lineNo.buffer] as ArrayBuffer[];
-        link.postMessage({ buffers } satisfies Ack, buffers);
+        // The slot goes back to the reader, to be filled again.
+        link.postMessage({ slot: m.slot } satisfies Ack);
+      } else if (m.t === 'slots') {
+        slots = new Slots(m.memory);
       } else if (m.t === 'done') {
         const { first, last, ...counts } = m.stats;
-        stats = { ...counts, first: first === undefined ? undefined : new Date(first), last: last === undefined ? undefined : new Date(last) };
+        // As scanLogs gives them: `first` and `last` only when a line was in range.
+        stats = { ...counts, ...(first === undefined ? {} : { first: new Date(first) }), ...(last === undefined ? {} : { last: new Date(last) }) };
         // A port has no exit event: the answer is complete now.
         if (!(link instanceof Worker)) {
           link.close();

@@ -1,13 +1,13 @@
 /**
  * @module logs/input-worker
  * The reading side of logs/input-thread: reads the files (logs/input's readLines), scans each line
- * in place (logs/parse's scanLine) and posts each read chunk's lines as one batch, at most
- * MAX_AHEAD batches ahead of the consumer's acknowledgements. Counts lines as scanLogs does, draws
+ * in place (logs/parse's scanLine) and posts each read chunk's lines as one batch (their numbers in
+ * a slot of shared memory), at most MAX_AHEAD batches ahead of the consumer's acknowledgements. Counts lines as scanLogs does, draws
  * the progress bar, and posts the counters at the end (or the error that stopped it).
  */
 import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { Progress, newStats, readLines, sources, type LineVisitor, type LogInputStats } from './input.js';
-import { At, MAX_AHEAD, STRIDE, UNPARSED, type Ack, type Batch, type ReaderJob, type ReaderMessage } from './input-thread.js';
+import { At, SLOTS, SLOT_LINES, STRIDE, Slots, UNPARSED, type Ack, type Batch, type ReaderJob, type ReaderMessage } from './input-thread.js';
 import { newFields, scanLine } from './parse.js';
 import { detach } from './strings.js';
 import { errorData } from './worker-job.js';
@@ -65,65 +65,62 @@ async function read(job: ReaderJob, port: MessagePort): Promise<LogInputStats> {
   let first = Number.POSITIVE_INFINITY;
   let last = Number.NEGATIVE_INFINITY;
 
-  // The batch being filled: lines of one string of one file.
+  // The batch being filled: lines of one string of one file, in slot `slot` of the shared memory.
+  const slots = Slots.create();
+  port.postMessage({ t: 'slots', memory: slots.memory } satisfies ReaderMessage);
+  /** Slots not in flight, besides the one being filled. */
+  const free: number[] = [];
+  for (let i = 1; i < SLOTS; i++) free.push(i);
+  let slotNo = 0;
+  let at = slots.at[0]!;
+  let num = slots.num[0]!;
+  let lineNo = slots.lineNo[0]!;
   let text = '';
   let file = '';
   let n = 0;
-  /** Lines a batch has room for (grown for chunks of short lines). */
-  let cap = 4096;
-  let at = new Int32Array(STRIDE * cap);
-  let num = new Float64Array(2 * cap);
-  let lineNo = new Int32Array(cap);
-  let ahead = 0;
   let wake: (() => void) | undefined;
-  /**
-   * A batch's three buffers come back with its acknowledgement and are filled again: a buffer made
-   * per batch would be garbage of some 280 KB a chunk, in both threads.
-   */
-  const pool: Array<readonly ArrayBuffer[]> = [];
   port.on('message', (m: Ack) => {
-    ahead--;
-    const [a, b, c] = m.buffers;
-    if (a && b && c && c.byteLength === 4 * cap) pool.push(m.buffers);
+    if (m.slot >= 0) free.push(m.slot);
     wake?.();
   });
 
+  /** After a read chunk: its lines go out, and the next chunk waits for a free slot. */
+  const pace = async (): Promise<void> => {
+    flush();
+    while (free.length === 0) await new Promise<void>((r) => { wake = r; });
+    wake = undefined;
+    // The batch being filled had no slot (see flush): it takes this one.
+    if (slotNo < 0 && n === 0) {
+      slotNo = free.pop()!;
+      at = slots.at[slotNo]!;
+      num = slots.num[slotNo]!;
+      lineNo = slots.lineNo[slotNo]!;
+    }
+  };
   const flush = (): void => {
     if (n === 0) return;
-    const batch: Batch = {
-      t: 'batch', text, file, n, at: at.subarray(0, n * STRIDE), num: num.subarray(0, 2 * n), lineNo: lineNo.subarray(0, n),
-      hosts: hosts.fresh, programs: programs.fresh,
-    };
-    port.postMessage(batch, [at.buffer, num.buffer, lineNo.buffer]);
-    ahead++;
+    const batch: Batch = { t: 'batch', text, file, n, slot: slotNo, hosts: hosts.fresh, programs: programs.fresh };
+    if (slotNo >= 0) port.postMessage(batch);
+    else port.postMessage({ ...batch, own: { at, num, lineNo } }, [at.buffer as ArrayBuffer, num.buffer as ArrayBuffer, lineNo.buffer as ArrayBuffer]);
     hosts.fresh = [];
     programs.fresh = [];
-    // The old arrays' buffers went with the batch (their lengths now read 0).
-    const again = pool.pop();
-    at = again ? new Int32Array(again[0]!) : new Int32Array(STRIDE * cap);
-    num = again ? new Float64Array(again[1]!) : new Float64Array(2 * cap);
-    lineNo = again ? new Int32Array(again[2]!) : new Int32Array(cap);
     n = 0;
+    // pace() waits for a free slot before each read chunk. A chunk of more than SLOT_LINES lines
+    // (lines of a few bytes) may find none in its middle, where the reader cannot wait: its next
+    // lines go in arrays of their own, moved to the consumer with the batch. A chunk of 120 KiB
+    // holds at most 15 slots' worth of lines, so what is in flight stays bounded.
+    const next = free.pop();
+    slotNo = next ?? -1;
+    at = next === undefined ? new Int32Array(STRIDE * SLOT_LINES) : slots.at[next]!;
+    num = next === undefined ? new Float64Array(2 * SLOT_LINES) : slots.num[next]!;
+    lineNo = next === undefined ? new Int32Array(SLOT_LINES) : slots.lineNo[next]!;
   };
   /** slot - room for one more line in the batch of string `s`; its index. */
   const slot = (s: string, name: string): number => {
-    if (s !== text || name !== file) {
+    if (s !== text || name !== file || n === SLOT_LINES) {
       flush();
       text = s;
       file = name;
-    }
-    if (n === cap) {
-      cap *= 2;
-      pool.length = 0;
-      const a = new Int32Array(STRIDE * cap);
-      a.set(at);
-      at = a;
-      const b = new Float64Array(2 * cap);
-      b.set(num);
-      num = b;
-      const c = new Int32Array(cap);
-      c.set(lineNo);
-      lineNo = c;
     }
     return n++;
   };
@@ -163,12 +160,6 @@ async function read(job: ReaderJob, port: MessagePort): Promise<LogInputStats> {
     num[2 * i] = t;
     num[2 * i + 1] = f.pid;
     lineNo[i] = no;
-  };
-  /** Wait until the consumer is at most MAX_AHEAD batches behind. */
-  const pace = async (): Promise<void> => {
-    flush();
-    while (ahead >= MAX_AHEAD) await new Promise<void>((r) => { wake = r; });
-    wake = undefined;
   };
   try {
     await readLines(srcs, stats, progress, visit, pace);
