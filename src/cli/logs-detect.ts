@@ -16,14 +16,14 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { collectBans, renderBans, type BanFormat } from '../logs/detect/ban-output.js';
-import { DEFAULTS, detectOptions, type ThresholdFlags } from '../logs/detect/index.js';
+import type { BanFormat } from '../logs/detect/ban-output.js';
+// Only the options here: the detectors, the address lists and the renderers are loaded when the
+// command runs (every `mxguard logs …` command loads this module to register its options, and a
+// report should not wait for the detection's modules).
+import { DEFAULTS, detectOptions, parseDuration, type ThresholdFlags } from '../logs/detect/options.js';
 import type { DetectAnswer, DetectJob } from '../logs/detect/worker.js';
 import { runInWorker } from './logs-worker.js';
 import { inputJob, rebuildError } from '../logs/worker-job.js';
-import { NetList } from '../logs/detect/net.js';
-import { parseDuration } from '../logs/detect/options.js';
-import { renderText } from '../logs/detect/render.js';
 import { addInputOptions, inputOptions, reportUnderstood, StrictSink, type InputFlags } from './logs-common.js';
 
 type Run = (fn: () => number | Promise<number | void> | void) => Promise<void>;
@@ -102,6 +102,9 @@ const WORKER_YOUNG_MB = 8;
 /** logsDetect - runs the detection and writes the outputs; returns the exit status. */
 export async function logsDetect(files: readonly string[], flags: DetectFlags): Promise<number> {
   const strict = new StrictSink(flags.strict === true);
+  const [{ NetList }, { renderText }, { collectBans, renderBans }] = await Promise.all([
+    import('../logs/detect/net.js'), import('../logs/detect/render.js'), import('../logs/detect/ban-output.js'),
+  ]);
   let opts;
   let exclude;
   let banTime = 0;

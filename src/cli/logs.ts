@@ -5,7 +5,6 @@
  * in order, then a summary; exit status 0 when something matched, 1 when nothing did.
  */
 import type { Command } from 'commander';
-import { classifyQuery, formatLine, trace } from '../logs/trace.js';
 import { addInputOptions, inputOptions, reportUnderstood, StrictSink, type InputFlags } from './logs-common.js';
 import { configureDetect } from './logs-detect.js';
 import { configureReport } from './logs-report.js';
@@ -15,6 +14,8 @@ type Run = (fn: () => number | Promise<number | void> | void) => Promise<void>;
 /** logsTrace - runs one trace and writes it to standard output. */
 export async function logsTrace(query: string, files: readonly string[], flags: InputFlags = {}): Promise<number> {
   const strict = new StrictSink(flags.strict === true);
+  // Loaded here: `logs report` and `logs detect` need none of it.
+  const { classifyQuery, formatLine, trace } = await import('../logs/trace.js');
   const r = await trace(classifyQuery(query), inputOptions(files, flags, strict), { fast: flags.strict !== true });
   const out: string[] = r.lines.map((l) => formatLine(l, r.stats.files.length > 1));
   out.push('', 'Summary:', ...r.summary.map((s) => `  ${s}`));
