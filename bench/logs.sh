@@ -24,30 +24,34 @@ bytes=$(stat -c %s "$log")
 qid=$(grep -m1 -oE '[0-9A-F]{10}: client=localhost' "$log" | cut -d: -f1)
 
 # The commands run round-robin, RUNS rounds: each round runs every command once, so a slow spell of
-# the machine hits all of them alike. Best wall time per command and the peak RSS of that run.
+# the machine hits all of them alike. Best wall time per command and the peak RSS of that run, and
+# the median wall time (a slow spell shows there, not in the best).
 names=("pflogsumm" "mxguard logs report" "mxguard logs report --format json" "mxguard logs trace $qid" "mxguard logs detect")
 cmds=("pflogsumm $log"
   "$CLI logs report --no-progress $log"
   "$CLI logs report --no-progress --format json $log"
   "$CLI logs trace --no-progress $qid $log"
   "$CLI logs detect --no-progress $log")
-declare -A best rss
+declare -A best rss all
 for _ in $(seq "$RUNS"); do
   for k in "${!cmds[@]}"; do
     # shellcheck disable=SC2086  # the command lines are split on purpose
     /usr/bin/time -f '%e %M' -o "$dir/t" ${cmds[$k]} > /dev/null 2> "$dir/err" || true
     read -r t m < <(tail -1 "$dir/t")
+    all[$k]="${all[$k]:-} $t"
     if [ -z "${best[$k]:-}" ] || awk -v a="$t" -v b="${best[$k]}" 'BEGIN{exit !(a<b)}'; then best[$k]=$t; rss[$k]=$m; fi
   done
 done
-for k in "${!cmds[@]}"; do printf '%s\t%s\t%s\n' "${names[$k]}" "${best[$k]}" "${rss[$k]}"; done > "$dir/results"
+median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR]=$1} END{print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+for k in "${!cmds[@]}"; do printf '%s\t%s\t%s\t%s\n' "${names[$k]}" "${best[$k]}" "${rss[$k]}" "$(echo "${all[$k]}" | median)"; done > "$dir/results"
 
 pf=$(awk -F'\t' '$1=="pflogsumm"{print $2}' "$dir/results")
-echo "Log: $lines lines, $((bytes / 1000000)) MB (bench/gen-maillog), best of $RUNS interleaved runs"
+pfm=$(awk -F'\t' '$1=="pflogsumm"{print $4}' "$dir/results")
+echo "Log: $lines lines, $((bytes / 1000000)) MB (bench/gen-maillog), $RUNS interleaved runs"
 echo
-echo "| Command | Seconds | Lines/s | vs pflogsumm | Peak RSS |"
-echo "|---|---|---|---|---|"
-while IFS=$'\t' read -r name t m; do
-  awk -v n="$name" -v t="$t" -v m="$m" -v l="$lines" -v pf="$pf" 'BEGIN{
-    printf "| %s | %.2f | %d | %.2f× | %d MB |\n", n, t, (t > 0 ? l / t : 0), (t > 0 ? pf / t : 0), m / 1024 }'
+echo "| Command | Best (s) | Lines/s | vs pflogsumm | Median (s) | vs pflogsumm's median | Peak RSS |"
+echo "|---|---|---|---|---|---|---|"
+while IFS=$'\t' read -r name t m med; do
+  awk -v n="$name" -v t="$t" -v m="$m" -v l="$lines" -v pf="$pf" -v med="$med" -v pfm="$pfm" 'BEGIN{
+    printf "| %s | %.2f | %d | %.2f× | %.2f | %.2f× | %d MB |\n", n, t, (t > 0 ? l / t : 0), (t > 0 ? pf / t : 0), med, (med > 0 ? pfm / med : 0), m / 1024 }'
 done < "$dir/results"
