@@ -5,18 +5,37 @@
  * in order, then a summary; exit status 0 when something matched, 1 when nothing did.
  */
 import type { Command } from 'commander';
+import type { TraceAnswer, TraceJob } from '../logs/trace-worker.js';
+import { inputJob, rebuildError } from '../logs/worker-job.js';
+import { runInWorker } from './logs-worker.js';
 import { addInputOptions, inputOptions, reportUnderstood, StrictSink, type InputFlags } from './logs-common.js';
 import { configureDetect } from './logs-detect.js';
 import { configureReport } from './logs-report.js';
 
 type Run = (fn: () => number | Promise<number | void> | void) => Promise<void>;
 
-/** logsTrace - runs one trace and writes it to standard output. */
+/**
+ * Heap limits of the trace's worker thread, MiB (logs/trace-worker). What a trace keeps is its ring
+ * of recent lines (about 40 MB) and the lines of the messages it follows; the limit makes V8
+ * collect before the heap grows far past that.
+ */
+const TRACE_HEAP_MB = 128;
+const TRACE_YOUNG_MB = 8;
+
+/** logsTrace - runs one trace (in a worker thread with a capped heap) and writes it to standard output. */
 export async function logsTrace(query: string, files: readonly string[], flags: InputFlags = {}): Promise<number> {
   const strict = new StrictSink(flags.strict === true);
   // Loaded here: `logs report` and `logs detect` need none of it.
-  const { classifyQuery, formatLine, trace } = await import('../logs/trace.js');
-  const r = await trace(classifyQuery(query), inputOptions(files, flags, strict), { fast: flags.strict !== true });
+  const { classifyQuery, formatLine } = await import('../logs/trace.js');
+  const input = inputOptions(files, flags, strict);
+  const job: TraceJob = { input: inputJob(input, flags.strict === true), query: classifyQuery(query), fast: flags.strict !== true };
+  const answer = await runInWorker<TraceAnswer>(new URL('../logs/trace-worker.js', import.meta.url), job,
+    { oldMb: TRACE_HEAP_MB, youngMb: TRACE_YOUNG_MB },
+    `the trace needed more than its ${TRACE_HEAP_MB} MB heap: it keeps every line of the messages it follows (narrow the time with --since/--until)`);
+  // Rebuilt so that the command line tells input trouble (a missing file) from a bug.
+  if ('error' in answer) throw rebuildError(answer.error);
+  const r = answer.result;
+  strict.count += answer.notUnderstood;
   const out: string[] = r.lines.map((l) => formatLine(l, r.stats.files.length > 1));
   out.push('', 'Summary:', ...r.summary.map((s) => `  ${s}`));
   process.stdout.write(`${out.join('\n')}\n`);
