@@ -4,9 +4,10 @@
  */
 import { Command } from 'commander';
 import { registerLogsCommand } from './logs.js';
+import { pflogsummArgv } from './logs-report.js';
 import { run } from './run.js';
 
 const program = new Command();
 program.name('mxguard').description('Mail gateway that keeps a mail server from being abused').version('0.1.0');
 registerLogsCommand(program, run);
-await program.parseAsync(process.argv);
+await program.parseAsync(pflogsummArgv(process.argv));

@@ -37,6 +37,8 @@ interface ReportFlags extends InputFlags {
   readonly isoDateTime?: boolean;
   readonly verboseMsgDetail?: boolean;
   readonly rejAddFrom?: boolean;
+  readonly verpMung?: number | true;
+  readonly zeroFill?: boolean;
   readonly syslogName?: string[];
   readonly pflogsummCompat?: boolean;
 }
@@ -45,6 +47,22 @@ interface ReportFlags extends InputFlags {
 function count(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number (0 or more)');
   return Number(value);
+}
+
+/** --verp-mung's level: 2 folds more; 0 and 1 are the first level (pflogsumm's `--verp-mung` alone is 0). */
+function verpLevel(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a level, 1 or 2 (--verp-mung=2)');
+  return Number(value) > 1 ? 2 : 1;
+}
+
+/**
+ * pflogsummArgv - the command line with pflogsumm's optional-value habit kept: `--verp-mung` takes
+ * a level only when one follows (`--verp-mung 2`, `--verp-mung=2`), so that
+ * `--verp-mung /var/log/mail.log` reads the file, as with pflogsumm, rather than taking its name
+ * for a level.
+ */
+export function pflogsummArgv(argv: readonly string[]): string[] {
+  return argv.map((a, i) => (a === '--verp-mung' && !/^\d+$/.test(argv[i + 1] ?? '') ? '--verp-mung=1' : a));
 }
 
 const collectNames = (value: string, prev: string[] | undefined): string[] => [...(prev ?? []), value];
@@ -73,6 +91,8 @@ export function configureReport(cmd: Command, run: Run): void {
     .option('--iso-date-time', 'text: YYYY-MM-DD dates and HH:00-HH:00 hours')
     .option('--verbose-msg-detail', 'full reasons in detail sections, not shortened')
     .option('--rej-add-from', 'add the sender to client entries of the reject details')
+    .option('--verp-mung [level]', 'fold VERP senders as pflogsumm does: numbers become ID; =2 also drops the encoded recipient', verpLevel)
+    .option('--zero-fill', 'list every day seen in the per-day traffic table, even with nothing counted')
     .option('--syslog-name <name>', 'also take NAME/… programs as Postfix\'s (repeatable; postfix always is)', collectNames)
     .option('--pflogsumm-compat', 'count and group exactly as pflogsumm 1.1.5 (its program names only, no smtpd milter-reject, its deferral reasons; docs/logs-report.md)')
     .action((files: string[], flags: ReportFlags) => run(() => logsReport(files, flags)));
@@ -112,6 +132,8 @@ export async function logsReport(files: readonly string[], flags: ReportFlags): 
     isoDateTime: flags.isoDateTime === true,
     verboseMsgDetail: flags.verboseMsgDetail === true,
     rejAddFrom: flags.rejAddFrom === true,
+    verpMung: flags.verpMung === true ? 1 : flags.verpMung ?? 0,
+    zeroFill: flags.zeroFill === true,
     syslogNames: flags.syslogName ?? [],
     pflogsummCompat: flags.pflogsummCompat === true,
     title: flags.day && input.since ? `Postfix log summaries for ${dayTitle(input.since)}` : undefined,

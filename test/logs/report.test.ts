@@ -37,6 +37,7 @@ const PFLOGSUMM = '/usr/sbin/pflogsumm';
 const FAIL2BAN_LOG = '/usr/lib/python3/dist-packages/fail2ban/tests/files/logs/postfix';
 const APPENDIX_A = join(repoRoot, 'test/fixtures/logs/appendix-a-maillog.txt');
 const EXTRAS = join(repoRoot, 'test/fixtures/logs/extras-maillog.txt');
+const VERP = join(repoRoot, 'test/fixtures/logs/verp-maillog.txt');
 const GEN = join(repoRoot, 'dist/bench/gen-maillog.js');
 
 /** needPflogsumm - true when pflogsumm is installed; else skip (or fail with MXGUARD_REQUIRE_SYSTEM_DEPS). */
@@ -241,6 +242,41 @@ test('a log written by mxguard\'s gateway: accepted and rejected mail; same tota
   assert.equal(data.totals.received, 3);
   assert.equal(data.totals.delivered, 3);
   assert.equal(data.totals.rejected, 2);
+});
+
+test('--verp-mung[=2] and --zero-fill: the senders, reject keys and days pflogsumm gives with the same options', async (t) => {
+  if (!needPflogsumm(t)) return;
+  /** The rows of a section of a text report, sorted (ties come in a different order in pflogsumm). */
+  const rows = (text: string, head: string, next: string): string[] => {
+    const a = text.indexOf(`\n${head}\n`);
+    assert.ok(a >= 0, `no ${head} in:\n${text.slice(0, 2000)}`);
+    const b = text.indexOf(`\n${next}`, a + head.length);
+    return text.slice(a, b < 0 ? undefined : b).split('\n').filter((l) => /^\s+\d/.test(l)).sort();
+  };
+  for (const opt of [[], ['--verp-mung'], ['--verp-mung=2'], ['--zero-fill']]) {
+    const theirs = pflogsumm([...opt, VERP]);
+    const r = await runCli(['logs', 'report', '--no-progress', ...opt, VERP]);
+    assert.equal(r.code, 0, r.stderr);
+    for (const [head, next] of [['Senders by message count', 'Recipients by'], ['Senders by message size', 'Recipients by'], ['Per-Day Traffic Summary', 'Per-Hour'], ['message reject detail', 'message reject warning']]) {
+      assert.deepEqual(rows(r.stdout, head!, next!), rows(theirs, head!, next!), `${opt.join(' ') || 'no option'}: ${head}`);
+    }
+  }
+  // What the options do, on their own terms.
+  const level1 = await runCli(['logs', 'report', '--no-progress', '--verp-mung', VERP]);
+  // Level 1 keeps the encoded recipient: the list's two messages stay two senders.
+  assert.match(level1.stdout, /^ +1 {3}list-return-ID-joe=example\.net@lists\.example\.org$/m);
+  assert.match(level1.stdout, /^ +1 {3}list-return-ID-ann=example\.net@lists\.example\.org$/m);
+  assert.match(level1.stdout, /sentto-ID-x=y\.org@spam\.example/);
+  const level2 = await runCli(['logs', 'report', '--no-progress', '--verp-mung', '2', VERP]);
+  assert.match(level2.stdout, /^ +2 {3}list-return-ID@lists\.example\.org$/m);
+  assert.match(level2.stdout, /^ +1 {3}bounces-ID@mailer\.example\.com$/m);
+  const filled = await runCli(['logs', 'report', '--no-progress', '--zero-fill', VERP]);
+  assert.match(filled.stdout, /^ +Nov 22 \d{4} +0 +0 +0 +0 +0 *$/m);
+  const plain = await runCli(['logs', 'report', '--no-progress', VERP]);
+  assert.doesNotMatch(plain.stdout, /Nov 22 \d{4}/);
+  const bad = await runCli(['logs', 'report', '--no-progress', '--verp-mung=x', VERP]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /expected a level, 1 or 2/);
 });
 
 test('-d today / yesterday: the same day\'s totals as pflogsumm -d', async (t) => {

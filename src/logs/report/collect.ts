@@ -30,7 +30,7 @@ import { parseDelivery, type Delivery } from './delivery.js';
 import { Extras, type ClientSession } from './extras.js';
 import type { Counted, DetailGroup, ReportData, ReportOptions, Sized, TrafficRow } from './model.js';
 import {
-  addressDomain, bounceReason, cleanupCheck, clientDomain, deferralReason, normAddress, rejectKey, smtpConnectFailure, trim,
+  addressDomain, bounceReason, verpMung, cleanupCheck, clientDomain, deferralReason, normAddress, rejectKey, smtpConnectFailure, trim,
   type KeyOptions,
 } from './rules.js';
 
@@ -137,6 +137,7 @@ export class Collector {
   private readonly trackSessions: boolean;
   private readonly keys: KeyOptions;
   private readonly rejAddFrom: boolean;
+  private readonly zeroFill: boolean;
   readonly extras: Extras;
 
   // Grand totals.
@@ -216,7 +217,8 @@ export class Collector {
   constructor(opts: ReportOptions, private readonly onUnrecognized?: (l: InputLine) => void) {
     this.classifier = new ProgramClassifier(opts.syslogNames ?? []);
     this.compat = opts.pflogsummCompat === true;
-    this.keys = { ignoreCase: opts.ignoreCase === true, verbose: opts.verboseMsgDetail === true, compat: this.compat };
+    this.keys = { ignoreCase: opts.ignoreCase === true, verbose: opts.verboseMsgDetail === true, compat: this.compat, verpMung: opts.verpMung ?? 0 };
+    this.zeroFill = opts.zeroFill === true;
     this.rejAddFrom = opts.rejAddFrom === true;
     // The text report shows neither top clients nor connection times (unless --smtpd-stats):
     // it need not pay for them.
@@ -513,7 +515,7 @@ export class Collector {
     const m = this.msg(id);
     // qmgr logs this line again each time a deferred message comes back to the active queue.
     if (m.size) return;
-    const addr = from ? normAddress(from, this.keys.ignoreCase) : 'from=<>';
+    const addr = from ? verpMung(normAddress(from, this.keys.ignoreCase), this.keys.verpMung ?? 0) : 'from=<>';
     m.size = size;
     // Only messages seen arriving (smtpd client= or pickup) count as received: not bounces, not forwards.
     const rcvd = m.rcvd;
@@ -658,7 +660,8 @@ export class Collector {
       const f = (x: number): number => (div > 1 ? Math.floor(x / div + 0.5) : x);
       return { period, received: f(v[0]!), delivered: f(v[1]!), deferred: f(v[2]!), bounced: f(v[3]!), rejected: f(v[4]!) };
     };
-    const perDay = [...this.perDay].filter(([, v]) => v.some((x) => x > 0)).sort((a, b) => cmp(a[0], b[0])).map(([k, v]) => row(k, v, 1));
+    // A day with nothing counted is left out, as pflogsumm does unless --zero-fill.
+    const perDay = [...this.perDay].filter(([, v]) => this.zeroFill || v.some((x) => x > 0)).sort((a, b) => cmp(a[0], b[0])).map(([k, v]) => row(k, v, 1));
     const perHour = this.perHour.map((v, h) => row(pad2(h), v, avg ? this.days : 1));
     const { recipDomains, sendDomains } = this.domains();
     // Address lists: by count and by size (ties: the order first seen). Each table is emptied

@@ -239,6 +239,10 @@ export interface ReportOptions {
   readonly verboseMsgDetail?: boolean;
   /** Append the sender to client keys of reject details (`--rej-add-from`). */
   readonly rejAddFrom?: boolean;
+  /** Fold VERP sender addresses (`--verp-mung[=2]`): 1 replaces their numbers with ID, 2 also drops the recipient part. */
+  readonly verpMung?: number;
+  /** List every day seen in the per-day table, even with nothing counted (`--zero-fill`). */
+  readonly zeroFill?: boolean;
   /** Per-section detail rows (`--bounce-detail` …); each defaults to `detail`. */
   readonly bounceDetail?: number;
   readonly deferralDetail?: number;

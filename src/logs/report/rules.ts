@@ -13,6 +13,8 @@
 export interface KeyOptions {
   readonly ignoreCase: boolean;
   readonly verbose: boolean;
+  /** --verp-mung level (0: off); see verpMung(). */
+  readonly verpMung?: number;
   /** Reproduce pflogsumm's two grouping bugs too (deferral reasons, verbose reject keys). */
   readonly compat?: boolean;
 }
@@ -30,6 +32,23 @@ export function normAddress(addr: string, ignoreCase: boolean): string {
     if ((c >= 65 && c <= 90) || c > 127) return ignoreCase ? addr.toLowerCase() : addr.slice(0, at) + addr.slice(at).toLowerCase();
   }
   return addr;
+}
+
+/**
+ * VERP senders (one address per recipient or per message, Variable Envelope Return Path) fill the
+ * sender tables with one row each. pflogsumm's --verp-mung folds them, and so do we, by its rules:
+ * level 1 replaces the numbers after a `bounce`, `return`, `sentto`, `noreply`… or numeric prefix
+ * with `-ID` (`list-return-12-joe=x.org@lists.y` → `list-return-ID-joe=x.org@lists.y`); level 2
+ * also drops the encoded recipient (`list-return-ID@lists.y`).
+ */
+const VERP_NUMBERS_RE = /((?:bounce[ds]?|no(?:list|reply|response)|return|sentto|\d+).*?)(?:[+_.*-]\d+\b)+/i;
+const VERP_RECIPIENT_RE = /[*-](\d+[*-])?[^=*-]+[=*][^@]+@/;
+
+/** verpMung - `addr` folded at --verp-mung `level` (0: unchanged). */
+export function verpMung(addr: string, level: number): string {
+  if (!level) return addr;
+  const a = addr.replace(VERP_NUMBERS_RE, '$1-ID');
+  return level > 1 ? a.replace(VERP_RECIPIENT_RE, '@') : a;
 }
 
 /** addressDomain - the part after the first `@` when there is a local part; else the whole. */
@@ -218,6 +237,8 @@ export function rejectKey(text: string, at: number, kw: number, o: KeyOptions, r
   // decide on the short reason (`compat`: its way).
   const kind = o.verbose && o.compat ? reason : short;
   let from = bracketed(rest, 'from=<') ?? '<>';
+  // pflogsumm folds VERP before lower-casing here.
+  if (o.verpMung) from = verpMung(from, o.verpMung);
   if (o.ignoreCase) from = from.toLowerCase();
   const withFrom = (k: string): string => (rejAddFrom ? `${k}  (${from})` : k);
   if (kind.startsWith('Sender address rejected:')) return { stage, reason, key: from, client };
