@@ -2,8 +2,9 @@
  * @module logs/input-worker
  * The reading side of logs/input-thread: reads the files (logs/input's readLines), scans each line
  * in place (logs/parse's scanLine) and posts each read chunk's lines as one batch (their numbers in
- * a slot of shared memory), at most MAX_AHEAD batches ahead of the consumer's acknowledgements. Counts lines as scanLogs does, draws
- * the progress bar, and posts the counters at the end (or the error that stopped it).
+ * a slot of shared memory), at most MAX_AHEAD batches ahead of the consumer's acknowledgements.
+ * Counts lines as scanLogs does, draws the progress bar, and posts the counters at the end (or the
+ * error that stopped it).
  */
 import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { Progress, newStats, readLines, sources, type LineVisitor, type LogInputStats } from './input.js';
@@ -65,7 +66,8 @@ async function read(job: ReaderJob, port: MessagePort): Promise<LogInputStats> {
   let first = Number.POSITIVE_INFINITY;
   let last = Number.NEGATIVE_INFINITY;
 
-  // The batch being filled: lines of one string of one file, in slot `slot` of the shared memory.
+  // The batch being filled: lines of one string of one file, in slot `slotNo` of the shared memory
+  // (-1: in arrays of its own, see flush).
   const slots = Slots.create();
   port.postMessage({ t: 'slots', memory: slots.memory } satisfies ReaderMessage);
   /** Slots not in flight, besides the one being filled. */
