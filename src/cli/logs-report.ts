@@ -62,6 +62,8 @@ function verpLevel(value: string): number {
  * for a level.
  */
 export function pflogsummArgv(argv: readonly string[]): string[] {
+  // `node mxguard logs report …`: other commands have no --verp-mung and report it as unknown.
+  if (argv[2] !== 'logs' || argv[3] !== 'report') return [...argv];
   return argv.map((a, i) => (a === '--verp-mung' && !/^\d+$/.test(argv[i + 1] ?? '') ? '--verp-mung=1' : a));
 }
 
