@@ -47,7 +47,10 @@ const TEMPFAIL_CMD = (): Reply => reply(451, '3.0', 'Temporary lookup failure');
 
 export interface ConnectDeps {
   readonly config: Config;
+  /** The connection's logger (its smtpd lines carry the session's number: log/session-pid). */
   readonly logger: Logger;
+  /** The process's logger, for what outlives the connection (bans recorded later); default `logger`. */
+  readonly processLogger?: Logger;
   readonly service: string;
   /** XCLIENT-authorised hosts, exempt like the event limit exceptions. */
   readonly xclientHosts?: NetworkList;
@@ -60,7 +63,7 @@ export interface ConnectDeps {
  */
 export async function refuseAtConnect(socket: Socket, client: { address: string; name: string }, d: ConnectDeps): Promise<boolean> {
   const cfg = d.config;
-  configureBans({ config: cfg, logger: d.logger });
+  configureBans({ config: cfg, logger: d.processLogger ?? d.logger });
   const clientLog = namaddr(client.name, client.address);
   const refuse = (r: Reply) => {
     socket.end(renderReply(r));

@@ -16,8 +16,11 @@ export function syslogStamp(d = new Date()): string {
 }
 
 export interface Logger {
-  /** One line from `program` (e.g. 'smtpd', 'qmgr'); `syslogName` overrides the default prefix. */
-  line(program: string, text: string, syslogName?: string): void;
+  /**
+   * One line from `program` (e.g. 'smtpd', 'qmgr'); `syslogName` overrides the default prefix, `pid`
+   * the process id in brackets (an SMTP session's own number: log/session-pid).
+   */
+  line(program: string, text: string, syslogName?: string, pid?: number): void;
   /** Reopens $maillog_file (after logrotate moved it away; done on SIGHUP). */
   reopen(): void;
   close(): void;
@@ -69,11 +72,11 @@ export function createLogger(opts: LoggerOptions): Logger {
   };
   process.once('exit', () => { writing = false; flush(); });
   return {
-    line(program, text, syslogName) {
+    line(program, text, syslogName, pid) {
       const now = Date.now();
       const sec = Math.floor(now / 1000);
       if (sec !== stampSecond) { stamp = syslogStamp(new Date(now)); stampSecond = sec; }
-      pending += `${stamp} ${host} ${syslogName ?? opts.syslogName}/${program}[${process.pid}]: ${text}\n`;
+      pending += `${stamp} ${host} ${syslogName ?? opts.syslogName}/${program}[${pid ?? process.pid}]: ${text}\n`;
       // A regular file takes the batch in one quick write(2); a pipe (standard output) may block,
       // so it is written from the thread pool.
       if (!scheduled) { scheduled = true; setImmediate(own ? flush : flushAsync); }
@@ -87,6 +90,19 @@ export function createLogger(opts: LoggerOptions): Logger {
       try { closeSync(old); } catch { /* already closed */ }
     },
     close() { writing = false; flush(); if (own) closeSync(fd); },
+  };
+}
+
+/**
+ * sessionLogger - `logger` for one SMTP session: its smtpd lines carry the session's number `pid`
+ * (log/session-pid); lines of other programs (cleanup) keep the process id.
+ */
+export function sessionLogger(logger: Logger, pid: number): Logger {
+  return {
+    line: (program, text, syslogName, p) => logger.line(program, text, syslogName, program === 'smtpd' ? pid : p),
+    reopen: () => logger.reopen(),
+    // The log belongs to the process, not to the session.
+    close: () => { /* nothing */ },
   };
 }
 

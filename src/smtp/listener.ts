@@ -10,7 +10,8 @@ import { readFileSync } from 'node:fs';
 import type { ListenerSpec } from '../config/load.js';
 import { ConfigError } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
-import { namaddr } from '../log/logger.js';
+import { namaddr, sessionLogger } from '../log/logger.js';
+import { releaseSessionPid, takeSessionPid } from '../log/session-pid.js';
 import type { QueuedMessage, Spool } from '../queue/spool.js';
 import type { PasswdFile } from '../auth/passwd.js';
 import { NetworkList } from '../engine/networks.js';
@@ -115,9 +116,22 @@ export class SmtpListener {
     });
   }
 
+  /**
+   * accept - one connection. Its smtpd lines, from the first warning to the disconnect line, carry
+   * a number of its own in place of the process id (log/session-pid), released when all are logged.
+   */
   private async accept(socket: Socket, implicitTls: boolean): Promise<void> {
     socket.on('error', () => { /* reported by the session as a lost connection */ });
     if (this.stopping) { socket.destroy(); return; }
+    const pid = takeSessionPid();
+    try {
+      await this.serve(socket, implicitTls, sessionLogger(this.deps.logger, pid));
+    } finally {
+      releaseSessionPid(pid);
+    }
+  }
+
+  private async serve(socket: Socket, implicitTls: boolean, logger: Logger): Promise<void> {
     const cfg = this.spec.config;
     const address = (socket.remoteAddress ?? '0.0.0.0').replace(/^::ffff:(?=\d+\.)/, '');
     const port = socket.remotePort ?? 0;
@@ -132,23 +146,23 @@ export class SmtpListener {
     // smtpd_peer.c: forward-confirmed PTR name, with why a name is 'unknown'; warnings before "connect from".
     const names: ClientNames = cfg.bool('smtpd_peername_lookup') ? await lookupClientNames(address, cfg)
       : { name: 'unknown', reverseName: 'unknown', nameStatus: 'permanent', reverseNameStatus: 'permanent', warnings: [] };
-    for (const w of names.warnings) this.deps.logger.line('smtpd', `warning: ${w}`, cfg.get('syslog_name'));
+    for (const w of names.warnings) logger.line('smtpd', `warning: ${w}`, cfg.get('syslog_name'));
     const name = names.name;
     // smtpd.c: XCLIENT-authorised hosts (proxies) are not subject to the client event limits either.
     if (limit > 0 && n > limit && !this.exceptions.matches(address) && !this.xclientHosts?.matches(address, name)) {
       // anvil(8) concurrency limit: Postfix's wording and log line.
       const host = cfg.get('myhostname');
-      this.deps.logger.line('smtpd', `warning: Connection concurrency limit exceeded: ${n} from ${namaddr(name, address)} for service ${this.spec.service}`, cfg.get('syslog_name'));
+      logger.line('smtpd', `warning: Connection concurrency limit exceeded: ${n} from ${namaddr(name, address)} for service ${this.spec.service}`, cfg.get('syslog_name'));
       socket.end(renderReply(reply(421, '7.0', `${host} Error: too many connections from ${address}`)));
       setTimeout(() => socket.destroy(), 2000).unref();
       return;
     }
     // Bans and the connection rate (limits/, bans/): refused with 421 before any greeting.
-    if (await refuseAtConnect(socket, { address, name }, { config: cfg, logger: this.deps.logger, service: this.spec.service, xclientHosts: this.xclientHosts })) return;
+    if (await refuseAtConnect(socket, { address, name }, { config: cfg, logger, processLogger: this.deps.logger, service: this.spec.service, xclientHosts: this.xclientHosts })) return;
     // postscreen(8)'s connect-time tests, before the greeting (screen/): a blocked client may never reach a session.
     if (await screenClient(socket, { address, port, name }, { config: cfg, logger: this.deps.logger })) return;
     const session = new Session(socket, { address, port, name, reverseName: names.reverseName, nameStatus: names.nameStatus, reverseNameStatus: names.reverseNameStatus }, {
-      config: cfg, service: this.spec.service, logger: this.deps.logger, spool: this.deps.spool,
+      config: cfg, service: this.spec.service, logger, spool: this.deps.spool,
       passwd: this.deps.passwd, tlsContext: this.tls?.context, implicitTls: implicitTls && (socket as TLSSocket).encrypted === true,
       onQueued: this.deps.onQueued, xclientHosts: this.xclientHosts,
     });

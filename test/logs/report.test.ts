@@ -279,6 +279,35 @@ test('--verp-mung[=2] and --zero-fill: the senders, reject keys and days pflogsu
   assert.match(bad.stderr, /expected a level, 1 or 2/);
 });
 
+test('concurrent sessions of the gateway log under numbers of their own, so the report counts each session', async (t) => {
+  const gw = await startGateway(t, {});
+  const { c: a } = await connectClient(t, gw.port, { localAddress: '127.0.0.21' });
+  const { c: b } = await connectClient(t, gw.port, { localAddress: '127.0.0.22' });
+  await a.cmd('EHLO a.client.test');
+  await b.cmd('EHLO b.client.test');
+  await a.cmd('QUIT');
+  await b.cmd('QUIT');
+  await gw.waitLog(/disconnect from unknown\[127\.0\.0\.21\]/);
+  await gw.waitLog(/disconnect from unknown\[127\.0\.0\.22\]/);
+  const text = gw.log();
+  /** The smtpd numbers of the lines naming `client`. */
+  const numbers = (client: string): Set<string> =>
+    new Set([...text.matchAll(new RegExp(`/smtpd\\[(\\d+)\\]: (?:connect|disconnect) from unknown\\[${client.replace(/\./g, '\\.')}\\]`, 'g'))].map((m) => m[1]!));
+  const na = numbers('127.0.0.21');
+  const nb = numbers('127.0.0.22');
+  // One number per session, for its connect and disconnect lines; two sessions at once, two numbers.
+  assert.equal(na.size, 1, text);
+  assert.equal(nb.size, 1, text);
+  assert.notDeepEqual([...na], [...nb], text);
+  const dir = tempDir(t);
+  const log = join(dir, 'maillog');
+  writeFileSync(log, text);
+  const data = await report([log]);
+  // With one number for both, the second connect line replaced the first session: 1 connection.
+  assert.equal(data.smtpd.connections, 2);
+  assert.deepEqual(data.smtpd.byHost.map((h) => [h.key, h.connections]).sort(), [['127.0.0.21', 1], ['127.0.0.22', 1]]);
+});
+
 test('-d today / yesterday: the same day\'s totals as pflogsumm -d', async (t) => {
   if (!needPflogsumm(t)) return;
   const dir = tempDir(t);
