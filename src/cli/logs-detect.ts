@@ -23,7 +23,7 @@ import type { BanFormat } from '../logs/detect/ban-output.js';
 import { DEFAULTS, detectOptions, parseDuration, type ThresholdFlags } from '../logs/detect/options.js';
 import type { DetectAnswer, DetectJob } from '../logs/detect/worker.js';
 import { runInWorker } from './logs-worker.js';
-import { inputJob, rebuildError } from '../logs/worker-job.js';
+import { inputJob } from '../logs/worker-job.js';
 import { addInputOptions, inputOptions, reportUnderstood, StrictSink, type InputFlags } from './logs-common.js';
 
 type Run = (fn: () => number | Promise<number | void> | void) => Promise<void>;
@@ -128,13 +128,11 @@ export async function logsDetect(files: readonly string[], flags: DetectFlags): 
   let result;
   try {
     const job: DetectJob = { input: inputJob(input, flags.strict === true), opts };
-    const answer = await runInWorker<DetectAnswer>(new URL('../logs/detect/worker.js', import.meta.url), job,
+    // Input trouble comes back as an error with its system code, told apart from a bug below.
+    result = await runInWorker<DetectAnswer>(new URL('../logs/detect/worker.js', import.meta.url), job,
       { oldMb: WORKER_HEAP_MB, youngMb: WORKER_YOUNG_MB },
       `the detection needed more than its ${WORKER_HEAP_MB} MB heap (lower --max-keys, or report this log's shape as a bug)`);
-    // Rebuilt so that input trouble is told apart from a bug below.
-    if ('error' in answer) throw rebuildError(answer.error);
-    result = answer;
-    strict.count += answer.notUnderstood;
+    strict.count += result.notUnderstood;
   } catch (e) {
     // Input trouble (no such file, a directory, a broken gzip) carries a system error code and is
     // one line; anything else is a bug and keeps its stack (run() prints it, exit 2).

@@ -11,10 +11,10 @@
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { isatty } from 'node:tty';
-import type { ReportJob, ReportResult } from '../logs/report/worker.js';
+import type { ReportJob } from '../logs/report/worker.js';
 import { addInputOptions, inputOptions, StrictSink, type InputFlags } from './logs-common.js';
 import { runInWorker, startReaderFor } from './logs-worker.js';
-import { inputJob, rebuildError } from '../logs/worker-job.js';
+import { inputJob } from '../logs/worker-job.js';
 import type { LogInputOptions } from '../logs/input.js';
 
 type Run = (fn: () => number | Promise<number | void> | void) => Promise<void>;
@@ -153,18 +153,17 @@ export async function logsReport(files: readonly string[], flags: ReportFlags): 
 /** runWorker - the report in a worker thread with a capped heap; its exit status, or its error. */
 async function runWorker(job: ReportJob, input: LogInputOptions): Promise<number> {
   const reader = startReaderFor(input);
-  let result: ReportResult;
+  let code: number;
   try {
-    result = await runInWorker<ReportResult>(new URL('../logs/report/worker.js', import.meta.url), { ...job, readerPort: reader?.port },
+    code = await runInWorker<number>(new URL('../logs/report/worker.js', import.meta.url), { ...job, readerPort: reader?.port },
       { oldMb: WORKER_HEAP_MB, youngMb: WORKER_YOUNG_MB },
       `the report needed more than its ${WORKER_HEAP_MB} MB heap (please report this log's shape as a bug)`, reader ? [reader.port] : []);
   } catch (e) {
+    // The reader's own failure (its heap limit) says more than what the report's worker saw of it.
     throw reader?.done() ?? e;
   }
   reader?.done();
-  if ('code' in result) return result.code;
-  // Rebuilt so that the caller's wrapper shows system errors (a missing file) as such.
-  throw rebuildError(result.error);
+  return code;
 }
 
 /** `Nov 27` (pflogsumm's -d heading: the day space-padded). */

@@ -7,6 +7,7 @@
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { canThread, readerJob, startReader } from '../logs/input-thread.js';
+import { rebuildError, type WorkerAnswer } from '../logs/worker-job.js';
 import type { LogInputOptions } from '../logs/input.js';
 
 export interface HeapLimits {
@@ -17,8 +18,10 @@ export interface HeapLimits {
 }
 
 /**
- * runInWorker - the answer the worker at `url` posts for `job`; rejects with the worker's error,
- * or with `outOfMemory` when the heap limit was reached.
+ * runInWorker - the result the worker at `url` answers for `job` (logs/worker-job answerParent);
+ * rejects with the error that stopped the worker, rebuilt so that the command line still tells a
+ * system error (a missing file: one line) from a bug, or with `outOfMemory` when the heap limit
+ * was reached.
  */
 export function runInWorker<A>(
   url: URL, job: unknown, limits: HeapLimits, outOfMemory: string, transferList: readonly MessagePort[] = [],
@@ -30,16 +33,17 @@ export function runInWorker<A>(
     resourceLimits: { maxOldGenerationSizeMb: limits.oldMb, maxYoungGenerationSizeMb: limits.youngMb },
   });
   return new Promise((resolve, reject) => {
-    let answer: { value: A } | undefined;
+    let answer: WorkerAnswer<A> | undefined;
     let failed: Error | undefined;
-    worker.on('message', (m: A) => { answer = { value: m }; });
+    worker.on('message', (m: WorkerAnswer<A>) => { answer = m; });
     worker.on('error', (e: NodeJS.ErrnoException) => {
       failed = e.code === 'ERR_WORKER_OUT_OF_MEMORY' ? new Error(outOfMemory) : e;
     });
     worker.on('exit', () => {
       if (failed) reject(failed);
-      else if (answer) resolve(answer.value);
-      else reject(new Error('the worker stopped without an answer'));
+      else if (!answer) reject(new Error('the worker stopped without an answer'));
+      else if ('ok' in answer) resolve(answer.ok);
+      else reject(rebuildError(answer.error));
     });
   });
 }

@@ -11,7 +11,7 @@ import { Progress, newStats, readLines, sources, type LineVisitor, type LogInput
 import { At, SLOTS, SLOT_LINES, STRIDE, Slots, UNPARSED, type Ack, type Batch, type ReaderJob, type ReaderMessage } from './input-thread.js';
 import { newFields, scanLine } from './parse.js';
 import { detach } from './strings.js';
-import { errorData } from './worker-job.js';
+import { errorData, inheritStderrTty } from './worker-job.js';
 
 /** Names numbered at most; past that, the consumer cuts them from the line itself. */
 const NAME_CAP = 10_000;
@@ -54,7 +54,7 @@ class Names {
  * them in order, and the counters after them).
  */
 async function read(job: ReaderJob, port: MessagePort): Promise<LogInputStats> {
-  if (job.stderrTty) Object.defineProperty(process.stderr, 'isTTY', { value: true });
+  inheritStderrTty(job.stderrTty);
   const stats = newStats();
   const srcs = await sources({ files: job.files, now: job.now === undefined ? undefined : new Date(job.now) });
   const progress = new Progress(srcs.reduce((n, s) => n + s.size, 0), job.progress && process.stderr.isTTY === true);

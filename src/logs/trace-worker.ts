@@ -9,9 +9,8 @@
  * The worker answers with the trace (its lines and summary) and the count of lines not
  * understood; the caller prints them. --strict lists those lines on standard error from here.
  */
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { trace, type TraceQuery, type TraceResult } from './trace.js';
-import { errorData, openInput, type ErrorData, type InputJob } from './worker-job.js';
+import { answerParent, openInput, type InputJob } from './worker-job.js';
 
 /** What the worker is asked to do (structured-clonable). */
 export interface TraceJob {
@@ -22,9 +21,10 @@ export interface TraceJob {
 }
 
 /** The worker's answer. */
-export type TraceAnswer =
-  | { readonly result: TraceResult; readonly notUnderstood: number }
-  | { readonly error: ErrorData };
+export interface TraceAnswer {
+  readonly result: TraceResult;
+  readonly notUnderstood: number;
+}
 
 /** runTraceJob - one trace, start to end. */
 export async function runTraceJob(job: TraceJob): Promise<TraceAnswer> {
@@ -33,10 +33,4 @@ export async function runTraceJob(job: TraceJob): Promise<TraceAnswer> {
   return { result, notUnderstood: strict.count };
 }
 
-if (!isMainThread && parentPort) {
-  const port = parentPort;
-  runTraceJob(workerData as TraceJob).then(
-    (answer) => port.postMessage(answer),
-    (e: unknown) => port.postMessage({ error: errorData(e) } satisfies TraceAnswer),
-  );
-}
+answerParent(runTraceJob);

@@ -7,8 +7,11 @@
  *   structured-clonable data (`inputJob`), and back into options on the worker's side (`openInput`,
  *   which also gives the worker its StrictSink and the terminal flag of standard error);
  * - an error, as data (`errorData`) and back (`rebuildError`): code, syscall and path survive, so
- *   the command line still tells a missing file (one line) from a bug (a stack trace).
+ *   the command line still tells a missing file (one line) from a bug (a stack trace);
+ * - a worker's answer (`answerParent`: its result, or the error that stopped it), which the main
+ *   thread's cli/logs-worker runInWorker turns back into a result or a rejection.
  */
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { StrictSink } from '../cli/logs-strict.js';
 import type { LogInputOptions } from './input.js';
 
@@ -45,7 +48,7 @@ export function inputJob(input: LogInputOptions, strict: boolean): InputJob {
  * StrictSink), with standard error marked a terminal when the process's is.
  */
 export function openInput(job: InputJob): { input: LogInputOptions; strict: StrictSink } {
-  if (job.stderrTty) Object.defineProperty(process.stderr, 'isTTY', { value: true });
+  inheritStderrTty(job.stderrTty);
   const strict = new StrictSink(job.strict);
   const input: LogInputOptions = {
     files: job.files,
@@ -56,6 +59,14 @@ export function openInput(job: InputJob): { input: LogInputOptions; strict: Stri
     thread: job.thread,
   };
   return { input, strict };
+}
+
+/**
+ * inheritStderrTty - in a worker: standard error counts as a terminal when the process's is (a
+ * worker's own stream is not one), so the progress bar is drawn as it would be in the main thread.
+ */
+export function inheritStderrTty(tty: boolean): void {
+  if (tty) Object.defineProperty(process.stderr, 'isTTY', { value: true });
 }
 
 /** An error as data. */
@@ -79,4 +90,20 @@ export function rebuildError(d: ErrorData): Error {
   // Where it was thrown (a bug's stack trace shows the worker's code, not this line).
   if (d.stack !== undefined) e.stack = d.stack;
   return e;
+}
+
+/** What a worker posts to its parent: its result, or the error that stopped it. */
+export type WorkerAnswer<A> = { readonly ok: A } | { readonly error: ErrorData };
+
+/**
+ * answerParent - when this module runs as a worker: runs `run` on the worker's job and posts its
+ * answer (WorkerAnswer). In the main thread (a test importing the worker's module) it does nothing.
+ */
+export function answerParent<J, A>(run: (job: J) => Promise<A>): void {
+  if (isMainThread || !parentPort) return;
+  const port = parentPort;
+  run(workerData as J).then(
+    (ok) => port.postMessage({ ok } satisfies WorkerAnswer<A>),
+    (e: unknown) => port.postMessage({ error: errorData(e) } satisfies WorkerAnswer<A>),
+  );
 }

@@ -8,12 +8,11 @@
  * The worker answers with the findings, the input counters and the notes; the caller renders them
  * and writes the ban lists. Lines not understood go to standard error from here (--strict).
  */
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { LogInputStats } from '../input.js';
 import type { Finding } from './findings.js';
 import { detect } from './index.js';
 import type { DetectOptions } from './options.js';
-import { errorData, openInput, type ErrorData, type InputJob } from '../worker-job.js';
+import { answerParent, openInput, type InputJob } from '../worker-job.js';
 
 /** What the worker is asked to do (structured-clonable). */
 export interface DetectJob {
@@ -22,9 +21,12 @@ export interface DetectJob {
 }
 
 /** The worker's answer. */
-export type DetectAnswer =
-  | { readonly findings: Finding[]; readonly stats: LogInputStats; readonly notes: string[]; readonly notUnderstood: number }
-  | { readonly error: ErrorData };
+export interface DetectAnswer {
+  readonly findings: Finding[];
+  readonly stats: LogInputStats;
+  readonly notes: string[];
+  readonly notUnderstood: number;
+}
 
 /** runDetectJob - one detection run, start to end. */
 export async function runDetectJob(job: DetectJob): Promise<DetectAnswer> {
@@ -33,10 +35,4 @@ export async function runDetectJob(job: DetectJob): Promise<DetectAnswer> {
   return { findings: r.findings, stats: r.stats, notes: r.notes, notUnderstood: strict.count };
 }
 
-if (!isMainThread && parentPort) {
-  const port = parentPort;
-  runDetectJob(workerData as DetectJob).then(
-    (answer) => port.postMessage(answer),
-    (e: unknown) => port.postMessage({ error: errorData(e) } satisfies DetectAnswer),
-  );
-}
+answerParent(runDetectJob);

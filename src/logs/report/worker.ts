@@ -10,9 +10,9 @@
  * standard output's file descriptor), then posts its exit status; it writes the progress bar, the
  * --strict listing and the closing note to standard error, which Node forwards to the process.
  */
-import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import { reportUnderstood } from '../../cli/logs-strict.js';
-import { errorData, openInput, type ErrorData, type InputJob } from '../worker-job.js';
+import { answerParent, openInput, type InputJob } from '../worker-job.js';
 import { collectReport } from './collect.js';
 import type { ReportOptions } from './model.js';
 import { FdOut, FileOut, type Out } from './output.js';
@@ -27,11 +27,6 @@ export interface ReportJob {
   /** A reader thread the main thread started for these files (LogInputOptions.readerPort). */
   readonly readerPort?: MessagePort;
 }
-
-/** The worker's answer. */
-export type ReportResult =
-  | { readonly code: number }
-  | { readonly error: ErrorData };
 
 /**
  * writeJson - the report object as JSON, one top-level field per line (each field is stringified
@@ -61,10 +56,4 @@ export async function runJob(job: ReportJob): Promise<number> {
   return reportUnderstood(stats, strict, job.input);
 }
 
-if (!isMainThread && parentPort) {
-  const port = parentPort;
-  runJob(workerData as ReportJob).then(
-    (code) => port.postMessage({ code } satisfies ReportResult),
-    (e: unknown) => port.postMessage({ error: errorData(e) } satisfies ReportResult),
-  );
-}
+answerParent(runJob);
