@@ -8,10 +8,11 @@
  * measured when redis-server is installed (a private one on a free port, stopped afterwards).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const CLI = join(REPO, 'dist/src/cli/main.js');
@@ -35,6 +36,27 @@ async function freePort(): Promise<number> {
 }
 
 interface LoadResult { requests: number; seconds: number; rps: number; p50_ms: number; p99_ms: number; actions: Record<string, number> }
+
+/** CPU time (user + system, all threads) a process has used so far, µs; from /proc/PID/stat. */
+function cpuOf(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) * 1e6 / 100; // utime, stime in USER_HZ (100 on Linux)
+}
+
+/**
+ * measured - one load run with the CPU each side spent per request: the server's (its process,
+ * every thread) and this load generator's. Two cores give at most 2,000,000 µs of CPU a
+ * second, so server + client µs per request bounds the rate any run on this machine can reach.
+ */
+async function measured(port: number, n: number, pid: number | undefined): Promise<LoadResult & { server_us: number; client_us: number }> {
+  const s0 = pid ? cpuOf(pid) : 0;
+  const c0 = process.cpuUsage();
+  const r = await load(port, n);
+  const c = process.cpuUsage(c0);
+  return { ...r, server_us: pid ? Math.round((cpuOf(pid) - s0) / r.requests) : NaN, client_us: Math.round((c.user + c.system) / r.requests) };
+}
+const cpuLine = (r: { server_us: number; client_us: number }) =>
+  `  CPU/request: server ${Number.isNaN(r.server_us) ? '?' : r.server_us} µs, load generator ${r.client_us} µs`;
 
 /**
  * load - N requests over C persistent connections, one in flight per connection, as
@@ -81,7 +103,7 @@ async function load(port: number, n: number): Promise<LoadResult> {
   return { requests: lat.length, seconds: +secs.toFixed(3), rps: Math.round(lat.length / secs), p50_ms: q(0.5), p99_ms: q(0.99), actions };
 }
 
-async function mxguard(store: string): Promise<number> {
+async function mxguard(store: string): Promise<{ port: number; pid: number | undefined }> {
   const dir = mkdtempSync(join(tmpdir(), 'mxg-bench-policy-'));
   dirs.push(dir);
   const port = await freePort();
@@ -93,7 +115,39 @@ async function mxguard(store: string): Promise<number> {
   const p = spawn(process.execPath, [CLI, 'policy', '--config', dir], { stdio: 'ignore' });
   children.push(p);
   await waitPort(port);
-  return port;
+  return { port, pid: p.pid };
+}
+
+/**
+ * sqliteFloor - µs a new triplet costs in SQLite at the least, with nothing else around it: in
+ * a WAL file (synchronous = NORMAL) that already holds 200,000 keys, look up the client and the
+ * triplet (both absent) and insert the triplet into a WITHOUT ROWID table with no other index,
+ * committing every 8 triplets (one per connection of the load). mxguard's store does more: an
+ * expiry index, and the auto-allowlist counter.
+ */
+function sqliteFloor(dir: string): number {
+  const db = new Database(join(dir, 'floor.sqlite'));
+  try {
+    db.pragma('journal_mode = WAL'); db.pragma('synchronous = NORMAL'); db.pragma('wal_autocheckpoint = 10000');
+    db.exec('CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER) WITHOUT ROWID');
+    const get = db.prepare('SELECT value, expires_at FROM kv WHERE key = ?');
+    const put = db.prepare('INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?)');
+    const far = Date.now() + 35 * 86_400_000;
+    db.transaction(() => { for (let i = 0; i < 200_000; i++) put.run(`198.51.${i % 250}/old${i}@example.net/user${i % 100}@example.test`, '1', far); })();
+    const commit = db.transaction((keys: string[]) => { for (const k of keys) put.run(k, String(Date.now()), far); });
+    const n = 50_000;
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i += 8) {
+      const keys: string[] = [];
+      for (let j = i; j < i + 8; j++) {
+        const k = `198.51.${j % 250}/s${j}@example.net/user${j % 100}@example.test`;
+        get.get(`198.51.${j % 250}`); get.get(k);
+        keys.push(k);
+      }
+      commit(keys);
+    }
+    return Number(process.hrtime.bigint() - t0) / 1e3 / n;
+  } finally { db.close(); }
 }
 
 async function main(): Promise<void> {
@@ -109,10 +163,11 @@ async function main(): Promise<void> {
     stores.push(['redis', `redis://127.0.0.1:${rport}/0`]);
   }
   for (const [name, spec] of stores) {
-    const port = await mxguard(spec);
+    const { port, pid } = await mxguard(spec);
     await load(port, Math.min(N, 5000)); // warm-up (V8 compiles the hot paths; new triplets afterwards too)
-    const r = await load(port, N);
+    const r = await measured(port, N, pid);
     console.log(`mxguard ${name.padEnd(7)} ${String(r.rps).padStart(7)} req/s  p50 ${r.p50_ms} ms  p99 ${r.p99_ms} ms  ${JSON.stringify(r.actions)}`);
+    console.log(cpuLine(r));
   }
   // The ceiling of this machine and load generator: a server that answers DUNNO at once.
   const echoPort = await freePort();
@@ -120,8 +175,18 @@ async function main(): Promise<void> {
   children.push(echo);
   await waitPort(echoPort);
   await load(echoPort, Math.min(N, 5000));
-  const e = await load(echoPort, N);
+  const e = await measured(echoPort, N, echo.pid);
   console.log(`ceiling (echo)  ${String(e.rps).padStart(7)} req/s  p50 ${e.p50_ms} ms  p99 ${e.p99_ms} ms  (a server that answers DUNNO without work)`);
+  console.log(cpuLine(e));
+  // What two cores can carry at most with an SQLite store and this load generator on them: the
+  // load generator's and a do-nothing server's CPU per request, plus SQLite's least cost of a new
+  // triplet, with no parsing, engine, logging or idle time at all.
+  const floorDir = mkdtempSync(join(tmpdir(), 'mxg-bench-floor-'));
+  dirs.push(floorDir);
+  const sq = sqliteFloor(floorDir);
+  const bound = Math.round(2e6 / (e.client_us + e.server_us + sq));
+  console.log(`SQLite floor    ${sq.toFixed(1)} µs per new triplet (2 lookups + insert, commit every 8; nothing else)`);
+  console.log(`bound on 2 cores for any server on SQLite: 2,000,000 µs / (${e.client_us} + ${e.server_us} + ${sq.toFixed(1)}) µs = ${bound} req/s`);
   if (await canConnect(12523)) {
     const n = Math.min(N, 3000);
     const r = await load(12523, n);
