@@ -14,7 +14,7 @@
  *   node dist/bench/gateway-floor.js [MSGS=5000]
  * Needs smtp-source (Debian package postfix). Loopback only; removes what it writes.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -49,7 +49,6 @@ function sink(): Promise<{ server: Server; port: number }> {
 
 /** smtpSource - messages per second through smtp-source at SESSIONS concurrent sessions. */
 async function smtpSource(port: number, sessions: number, n: number): Promise<number> {
-  const { spawn } = await import('node:child_process');
   const t0 = process.hrtime.bigint();
   await new Promise<void>((res, rej) => {
     const p = spawn('smtp-source', ['-s', String(sessions), '-m', String(n), '-l', '2000', '-f', 'sender@example.org',

@@ -45,7 +45,7 @@ function cpuOf(pid: number): number {
 
 /**
  * measured - one load run with the CPU each side spent per request: the server's (its process,
- * every thread) and this load generator's. Two cores give at most 2,000,000 µs of CPU a
+ * every thread) and this load generator's. N cores give at most N × 1,000,000 µs of CPU a
  * second, so server + client µs per request bounds the rate any run on this machine can reach.
  */
 async function measured(port: number, n: number, pid: number | undefined): Promise<LoadResult & { server_us: number; client_us: number }> {
@@ -184,9 +184,10 @@ async function main(): Promise<void> {
   const floorDir = mkdtempSync(join(tmpdir(), 'mxg-bench-floor-'));
   dirs.push(floorDir);
   const sq = sqliteFloor(floorDir);
-  const bound = Math.round(2e6 / (e.client_us + e.server_us + sq));
+  const cores = cpus().length;
+  const bound = Math.round(cores * 1e6 / (e.client_us + e.server_us + sq));
   console.log(`SQLite floor    ${sq.toFixed(1)} µs per new triplet (2 lookups + insert, commit every 8; nothing else)`);
-  console.log(`bound on 2 cores for any server on SQLite: 2,000,000 µs / (${e.client_us} + ${e.server_us} + ${sq.toFixed(1)}) µs = ${bound} req/s`);
+  console.log(`bound on ${cores} cores for any server on SQLite: ${cores * 1e6} µs / (${e.client_us} + ${e.server_us} + ${sq.toFixed(1)}) µs = ${bound} req/s`);
   if (await canConnect(12523)) {
     const n = Math.min(N, 3000);
     const r = await load(12523, n);
